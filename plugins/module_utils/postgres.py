@@ -1,0 +1,330 @@
+# Copyright: (c) 2026, opsforge developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Shared helpers for the opsforge.webstack PostgreSQL modules.
+
+Everything that does not need a connection (LSN arithmetic, conninfo
+parsing and quoting, pg_controldata parsing, timeline history checks) is a
+plain function so that it can be unit tested without a database.
+"""
+
+import re
+import time
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+PSYCOPG2_IMP_ERR = None
+try:
+    import psycopg2
+    import psycopg2.extras
+
+    HAS_PSYCOPG2 = True
+except ImportError:  # pragma: no cover - exercised only where psycopg2 is missing
+    psycopg2 = None
+    PSYCOPG2_IMP_ERR = traceback.format_exc()
+    HAS_PSYCOPG2 = False
+
+
+DEFAULT_SOCKET_DIR = "/var/run/postgresql"
+# Used when a password has to be shown (check mode, error messages).
+MASK = "********"
+
+
+def postgres_common_argument_spec():
+    """Options every module that connects to PostgreSQL accepts (see the postgres doc fragment)."""
+    return {
+        "login_user": {"type": "str", "default": "postgres"},
+        "login_password": {"type": "str", "default": "", "no_log": True},
+        "login_host": {"type": "str", "default": DEFAULT_SOCKET_DIR},
+        "login_port": {"type": "int", "default": 5432},
+        "login_db": {"type": "str", "default": "postgres"},
+        "connect_timeout": {"type": "int", "default": 10},
+    }
+
+
+def ensure_psycopg2(module):
+    """Fail the module with the standard message when psycopg2 is not importable."""
+    if not HAS_PSYCOPG2:
+        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMP_ERR)
+
+
+def connection_kwargs(params, dbname=None):
+    """Build psycopg2.connect() keyword arguments from module params (pure)."""
+    kwargs = {
+        "host": params.get("login_host") or DEFAULT_SOCKET_DIR,
+        "port": params.get("login_port") or 5432,
+        "user": params.get("login_user"),
+        "dbname": dbname or params.get("login_db") or "postgres",
+        "connect_timeout": params.get("connect_timeout") or 10,
+    }
+    if params.get("login_password"):
+        kwargs["password"] = params["login_password"]
+    return kwargs
+
+
+def describe_target(params):
+    """Human readable 'user@host:port' for messages, never with the password."""
+    return "{}@{}:{}".format(params.get("login_user"), params.get("login_host"), params.get("login_port"))
+
+
+def try_connect(params, dbname=None, autocommit=True):
+    """Connect; return (connection, None) or (None, error text). Never raises for connection errors."""
+    try:
+        conn = psycopg2.connect(**connection_kwargs(params, dbname))
+    except psycopg2.Error as exc:
+        return None, str(exc).strip()
+    conn.autocommit = autocommit
+    return conn, None
+
+
+def connect(module, params=None, dbname=None, autocommit=True):
+    """Connect to PostgreSQL or fail the module with a message naming the target."""
+    ensure_psycopg2(module)
+    params = params if params is not None else module.params
+    conn, err = try_connect(params, dbname=dbname, autocommit=autocommit)
+    if conn is None:
+        module.fail_json(
+            msg=f"Could not connect to PostgreSQL as {describe_target(params)}: {err}. Check login_host/login_port/login_user/"
+            "login_password and that the server is running and pg_hba.conf allows this client."
+        )
+    return conn
+
+
+def fetch_all(conn, sql, args=None):
+    """Run a query and return a list of dicts (column name -> value)."""
+    cursor = conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+    try:
+        cursor.execute(sql, args)
+        if cursor.description is None:
+            return []
+        return [dict(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def fetch_one(conn, sql, args=None):
+    rows = fetch_all(conn, sql, args)
+    return rows[0] if rows else None
+
+
+# --------------------------------------------------------------------------
+# LSN helpers
+# --------------------------------------------------------------------------
+
+_LSN_RE = re.compile(r"^\s*([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})\s*$")
+
+
+def parse_lsn(value):
+    """'16/B374D848' -> integer byte position. None stays None. Raises ValueError on garbage."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    match = _LSN_RE.match(str(value))
+    if not match:
+        raise ValueError(f"not a PostgreSQL LSN: {value!r} (expected the form 'XXXXXXXX/XXXXXXXX')")
+    return (int(match.group(1), 16) << 32) | int(match.group(2), 16)
+
+
+def format_lsn(value):
+    """Integer byte position -> 'X/X' text as PostgreSQL prints it. None stays None."""
+    if value is None:
+        return None
+    if value < 0:
+        raise ValueError(f"an LSN cannot be negative: {value!r}")
+    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
+
+
+def lsn_diff(left, right):
+    """left - right in bytes (like pg_wal_lsn_diff); None when either side is unknown."""
+    if left is None or right is None:
+        return None
+    return parse_lsn(left) - parse_lsn(right)
+
+
+def is_valid_lsn(value):
+    try:
+        parse_lsn(value)
+    except ValueError:
+        return False
+    return True
+
+
+def timeline_from_walfile(walfile):
+    """'00000002000000000000000A' -> 2 (the first 8 hex digits of a WAL file name are the timeline)."""
+    return int(walfile[:8], 16)
+
+
+# --------------------------------------------------------------------------
+# conninfo helpers (libpq keyword/value strings)
+# --------------------------------------------------------------------------
+
+
+def quote_conninfo_value(value):
+    """Quote a value for a libpq keyword/value conninfo string."""
+    text = str(value)
+    if text and not re.search(r"[\s'\\]", text):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def build_conninfo(pairs):
+    """Ordered mapping or list of (key, value) -> conninfo text; None/empty values are left out."""
+    items = pairs.items() if isinstance(pairs, dict) else pairs
+    return " ".join(f"{key}={quote_conninfo_value(val)}" for key, val in items if val not in (None, ""))
+
+
+def parse_conninfo(text):
+    """Parse a libpq keyword/value conninfo string into a dict. Raises ValueError on malformed input."""
+    result = {}
+    if not text:
+        return result
+    pos = 0
+    length = len(text)
+    while pos < length:
+        while pos < length and text[pos].isspace():
+            pos += 1
+        if pos >= length:
+            break
+        eq = text.find("=", pos)
+        if eq < 0:
+            raise ValueError(f"missing '=' after {text[pos:]!r} in conninfo")
+        key = text[pos:eq].strip()
+        pos = eq + 1
+        while pos < length and text[pos].isspace():
+            pos += 1
+        value_chars = []
+        if pos < length and text[pos] == "'":
+            pos += 1
+            closed = False
+            while pos < length:
+                char = text[pos]
+                if char == "\\" and pos + 1 < length:
+                    value_chars.append(text[pos + 1])
+                    pos += 2
+                    continue
+                if char == "'":
+                    pos += 1
+                    closed = True
+                    break
+                value_chars.append(char)
+                pos += 1
+            if not closed:
+                raise ValueError(f"unterminated quoted value for {key!r} in conninfo")
+        else:
+            while pos < length and not text[pos].isspace():
+                char = text[pos]
+                if char == "\\" and pos + 1 < length:
+                    value_chars.append(text[pos + 1])
+                    pos += 2
+                    continue
+                value_chars.append(char)
+                pos += 1
+        result[key] = "".join(value_chars)
+    return result
+
+
+def strip_conninfo_password(text):
+    """Return the conninfo without its password (for output). Unparseable text is hidden entirely."""
+    if text is None:
+        return None
+    try:
+        parsed = parse_conninfo(text)
+    except ValueError:
+        return "<unparseable conninfo hidden>"
+    parsed.pop("password", None)
+    return build_conninfo(parsed)
+
+
+def mask_secrets(text, secrets):
+    """Replace every non-empty secret in text by MASK."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+# --------------------------------------------------------------------------
+# pg_controldata and timeline history
+# --------------------------------------------------------------------------
+
+
+def parse_controldata(text):
+    """Parse `pg_controldata` output into a dict with the fields the modules use."""
+    raw = {}
+    for line in text.splitlines():
+        if ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        raw[key.strip()] = value.strip()
+    result = {"raw": raw}
+    result["system_identifier"] = raw.get("Database system identifier")
+    result["state"] = raw.get("Database cluster state")
+    tli = raw.get("Latest checkpoint's TimeLineID")
+    result["timeline"] = int(tli) if tli and tli.isdigit() else None
+    checkpoint = raw.get("Latest checkpoint location")
+    result["checkpoint_lsn"] = checkpoint if checkpoint and is_valid_lsn(checkpoint) else None
+    min_recovery = raw.get("Minimum recovery ending location")
+    result["min_recovery_lsn"] = min_recovery if min_recovery and is_valid_lsn(min_recovery) else None
+    return result
+
+
+def parse_timeline_history(text):
+    """Parse a timeline history file into a list of (timeline, switch LSN as int), oldest first."""
+    entries = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) < 2 or not fields[0].isdigit() or not is_valid_lsn(fields[1]):
+            continue
+        entries.append((int(fields[0]), parse_lsn(fields[1])))
+    return entries
+
+
+def timeline_diverged(local_tli, local_lsn, source_tli, source_history):
+    """Has the local node's WAL left the source's history?
+
+    local_tli / local_lsn: the timeline and WAL position the local data has reached.
+    source_tli: the source (primary) current timeline. source_history: its history
+    file text for source_tli (empty for timeline 1).
+
+    Returns True when the local node cannot simply follow the source: it is on a
+    timeline the source never had, on a newer one, or it went past the point where
+    the source switched away from the local timeline.
+    """
+    if local_tli is None or source_tli is None:
+        return False
+    if local_tli == source_tli:
+        return False
+    if local_tli > source_tli:
+        return True
+    switch_points = dict(parse_timeline_history(source_history))
+    if local_tli not in switch_points:
+        return True
+    if local_lsn is None:
+        return False
+    return parse_lsn(local_lsn) > switch_points[local_tli]
+
+
+# --------------------------------------------------------------------------
+# queries shared by several modules
+# --------------------------------------------------------------------------
+
+
+def current_timeline(conn, in_recovery):
+    """Timeline the server is on now (primary: current WAL file; standby: received or checkpoint TLI)."""
+    if not in_recovery:
+        row = fetch_one(conn, "SELECT pg_walfile_name(pg_current_wal_lsn()) AS walfile")
+        return timeline_from_walfile(row["walfile"])
+    row = fetch_one(conn, "SELECT received_tli FROM pg_stat_wal_receiver")
+    if row and row.get("received_tli"):
+        return int(row["received_tli"])
+    row = fetch_one(conn, "SELECT timeline_id FROM pg_control_checkpoint()")
+    return int(row["timeline_id"]) if row and row.get("timeline_id") is not None else None
+
+
+def elapsed_ms(start):
+    return round((time.monotonic() - start) * 1000)
