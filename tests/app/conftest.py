@@ -94,10 +94,10 @@ def postgres() -> Iterator[Postgres]:
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
     )
     pg_ctl = [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir / "data")]
+    initdb = [*run_as, str(bindir / "initdb"), "-D", str(datadir / "data"), "-U", "postgres", "--auth=trust"]
     try:
         subprocess.run(
-            [*run_as, str(bindir / "initdb"), "-D", str(datadir / "data"), "-U", "postgres", "--auth=trust"]
-            + ["-E", "UTF8", "--no-sync", "--no-instructions"],
+            [*initdb, "-E", "UTF8", "--no-sync", "--no-instructions"],
             check=True,
             capture_output=True,
         )
@@ -150,7 +150,9 @@ def redis_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def shop_env(postgres: Postgres, redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def shop_env(
+    postgres: Postgres, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     """SHOP_* variables for a migrated database ``shop``, set in os.environ for the session."""
     from shop import config
     from shop.migrate import upgrade

@@ -10,7 +10,6 @@ from sqlalchemy import create_engine, pool, text
 
 from shop.migrate import upgrade
 
-
 TABLES = {"products", "orders", "order_lines", "confirmations", "email_outbox", "task_runs", "alembic_version"}
 
 

@@ -73,7 +73,8 @@ def test_app_start_fails_naming_variable() -> None:
         [sys.executable, "-c", "import shop.main"], env=_clean_env(), capture_output=True, text=True, check=False
     )
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "shop: configuration error: environment variable SHOP_DATABASE_URL is required but not set"
+    expected = "shop: configuration error: environment variable SHOP_DATABASE_URL is required but not set"
+    assert proc.stderr.strip() == expected
 
 
 def test_migrate_fails_naming_variable() -> None:
@@ -95,4 +96,3 @@ def test_celery_config_never_loses_tasks() -> None:
     assert {q.name for q in conf["task_queues"]} == set(QUEUES)
     assert {route["queue"] for route in TASK_ROUTES.values()} == set(QUEUES)
     assert conf["beat_schedule"]["cleanup-email-outbox"]["task"] == "shop.tasks.cleanup"
-
