@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# The local lab: systemd hosts as podman containers on a private network.
+#   lab.sh up                 build the image if missing, create or start every host
+#   lab.sh down [--image]     remove the hosts and the network (and the image)
+#   lab.sh status             what exists and what runs
+#   lab.sh recreate HOST      throw one host away and create it again
+#   lab.sh image              build the base image if missing; print its name
+# Settings (environment): WEBSTACK_LAB_NETWORK (webstack-lab),
+# WEBSTACK_LAB_SUBNET (10.77.0.0/24). Every failure leaves nothing half-created.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYTHON=${WEBSTACK_VENV:-$ROOT/.venv}/bin/python
+INVENTORY=$ROOT/inventories/lab/hosts.yml
+NETWORK=${WEBSTACK_LAB_NETWORK:-webstack-lab}
+SUBNET=${WEBSTACK_LAB_SUBNET:-10.77.0.0/24}
+IMAGE=localhost/opsforge-webstack-base
+SUITE=bookworm
+LABEL=opsforge.lab=webstack
+# Everything every host needs before Ansible can manage it; roles install the rest.
+IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,iproute2,procps,acl,locales,tzdata
+
+die() { echo "lab: $*" >&2; exit 1; }
+say() { echo "lab: $*" >&2; }
+
+[[ $(id -u) -eq 0 ]] || die "run me as root: podman, its network and debootstrap need root (try: sudo $0 $*)"
+command -v podman >/dev/null || die "podman is missing; './dev setup' installs it"
+[[ -x $PYTHON ]] || die "the project virtualenv is missing; './dev setup' creates it"
+
+# The recipe's hash names the image, so a changed recipe builds a new one.
+recipe_tag() {
+  printf '%s\n' "$SUITE" "$IMAGE_PACKAGES" "$(declare -f build_image configure_rootfs)" | sha256sum | cut -c1-12
+}
+
+configure_rootfs() {
+  local rootfs=$1
+  {
+    echo "deb $MIRROR $SUITE main"
+    echo "deb $MIRROR $SUITE-updates main"
+    [[ -z $SECURITY_MIRROR ]] || echo "deb $SECURITY_MIRROR $SUITE-security main"
+  } >"$rootfs/etc/apt/sources.list"
+  # systemd makes a fresh machine-id per container at boot.
+  : >"$rootfs/etc/machine-id"
+  # Containers run with --no-hosts, so /etc/hosts is the image's own file.
+  printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$rootfs/etc/hosts"
+  echo "en_US.UTF-8 UTF-8" >"$rootfs/etc/locale.gen"
+  chroot "$rootfs" locale-gen >/dev/null
+  # A container has no consoles and no hardware to wait for.
+  chroot "$rootfs" systemctl mask -q getty@tty1.service console-getty.service \
+    systemd-udevd.service systemd-udev-trigger.service systemd-remount-fs.service
+  chroot "$rootfs" apt-get clean
+}
+
+build_image() {
+  local tag=$1 rootfs
+  eval "$("$PYTHON" "$ROOT/lab/labinfo.py" mirrors "$SUITE")"
+  command -v debootstrap >/dev/null || die "debootstrap is missing; './dev setup' installs it"
+  rootfs=$(mktemp -d /var/tmp/webstack-rootfs.XXXXXX)
+  # shellcheck disable=SC2064 # expand now: the path is fixed
+  trap "rm -rf '$rootfs'" EXIT
+  say "building image $IMAGE:$tag from $MIRROR (about a minute)"
+  if ! debootstrap --variant=minbase --include="$IMAGE_PACKAGES" "$SUITE" "$rootfs" "$MIRROR" \
+    >"$rootfs.log" 2>&1; then
+    tail -n 20 "$rootfs.log" >&2
+    rm -f "$rootfs.log"
+    die "could not build the image: debootstrap of $SUITE from $MIRROR failed (log above); nothing was imported"
+  fi
+  rm -f "$rootfs.log"
+  configure_rootfs "$rootfs"
+  tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' \
+    --change "LABEL $LABEL" - "$IMAGE:$tag" >/dev/null ||
+    die "could not import the image into podman"
+  podman tag "$IMAGE:$tag" "$IMAGE:$SUITE"
+  rm -rf "$rootfs"
+  trap - EXIT
+}
+
+ensure_image() {
+  local tag
+  tag=$(recipe_tag)
+  if ! podman image exists "$IMAGE:$tag"; then
+    build_image "$tag"
+  fi
+  podman tag "$IMAGE:$tag" "$IMAGE:$SUITE"
+  echo "$IMAGE:$tag"
+}
+
+ensure_network() {
+  local clashes existing
+  if podman network exists "$NETWORK"; then
+    [[ $(podman network inspect "$NETWORK" --format '{{index .Labels "opsforge.lab"}}') == webstack ]] ||
+      die "the network name '$NETWORK' is taken by a network this lab did not create; set WEBSTACK_LAB_NETWORK to another name"
+    existing=$(podman network inspect "$NETWORK" --format '{{range .Subnets}}{{.Subnet}}{{end}}')
+    [[ $existing == "$SUBNET" ]] ||
+      die "the lab network '$NETWORK' uses $existing, not $SUBNET; run '$0 down' first to change it"
+  fi
+  clashes=$("$PYTHON" "$ROOT/lab/labinfo.py" clashes "$SUBNET" "$NETWORK")
+  [[ -z $clashes ]] ||
+    die "the address range $SUBNET is taken by: $(echo "$clashes" | paste -sd ';'); set WEBSTACK_LAB_SUBNET to a free range"
+  if ! podman network exists "$NETWORK"; then
+    podman network create --subnet "$SUBNET" --label "$LABEL" "$NETWORK" >/dev/null
+    CREATED+=("network:$NETWORK")
+  fi
+}
+
+# What a container is made from; a container made differently is recreated.
+container_spec() {
+  local host=$1 address=$2 image=$3
+  echo "--name lab-$host --hostname $host --network $NETWORK --ip $address --no-hosts" \
+    "--systemd=always --restart=always --label $LABEL $image /sbin/init"
+}
+
+ensure_host() {
+  local host=$1 address=$2 image=$3 spec hash name=lab-$1
+  spec=$(container_spec "$host" "$address" "$image")
+  hash=$(echo "$spec" | sha256sum | cut -c1-12)
+  if podman container exists "$name"; then
+    [[ $(podman inspect "$name" --format '{{index .Config.Labels "opsforge.lab"}}') == webstack ]] ||
+      die "a container named '$name' exists that this lab did not create; remove or rename it"
+    if [[ $(podman inspect "$name" --format '{{index .Config.Labels "opsforge.lab.spec"}}') != "$hash" ]]; then
+      say "$host: made from an older recipe, recreating"
+      podman rm -f "$name" >/dev/null
+    elif [[ $(podman inspect "$name" --format '{{.State.Running}}') != true ]]; then
+      say "$host: stopped, starting"
+      podman start "$name" >/dev/null 2>&1 || {
+        say "$host: would not start, recreating"
+        podman rm -f "$name" >/dev/null
+      }
+    fi
+  fi
+  if ! podman container exists "$name"; then
+    # shellcheck disable=SC2046 # the spec is a list of words
+    podman run -d --label "opsforge.lab.spec=$hash" $(container_spec "$host" "$address" "$image") >/dev/null
+    CREATED+=("container:$name")
+  fi
+}
+
+wait_booted() {
+  local host=$1 state
+  for _ in $(seq 60); do
+    state=$(podman exec "lab-$host" systemctl is-system-running 2>/dev/null || true)
+    case $state in
+      running | degraded) return 0 ;;
+    esac
+    sleep 1
+  done
+  die "$host: systemd did not finish booting within 60 s (state: ${state:-unknown}); see 'podman logs lab-$host'"
+}
+
+# On failure, remove what this run created so nothing stays half-made.
+CREATED=()
+undo_created() {
+  local item
+  for item in "${CREATED[@]}"; do
+    case $item in
+      container:*) podman rm -f "${item#container:}" >/dev/null 2>&1 || true ;;
+      network:*) podman network rm -f "${item#network:}" >/dev/null 2>&1 || true ;;
+    esac
+  done
+  [[ ${#CREATED[@]} -eq 0 ]] || say "removed what this run had created: ${CREATED[*]}"
+}
+
+hosts() { "$PYTHON" "$ROOT/lab/labinfo.py" hosts "$INVENTORY" "$SUBNET"; }
+
+cmd_up() {
+  local image host address
+  image=$(ensure_image)
+  trap 'status=$?; [[ $status -eq 0 ]] || undo_created' EXIT
+  ensure_network
+  while read -r host address; do
+    ensure_host "$host" "$address" "$image"
+  done < <(hosts)
+  while read -r host _; do
+    wait_booted "$host"
+  done < <(hosts)
+  trap - EXIT
+  say "all hosts up on $NETWORK ($SUBNET) from $image"
+}
+
+cmd_down() {
+  local containers
+  containers=$(podman ps -aq --filter "label=$LABEL")
+  [[ -z $containers ]] || podman rm -f $containers >/dev/null
+  if podman network exists "$NETWORK"; then
+    podman network rm -f "$NETWORK" >/dev/null
+  fi
+  if [[ ${1:-} == --image ]]; then
+    podman images -q --filter "reference=$IMAGE" | sort -u | xargs -r podman rmi -f >/dev/null
+  fi
+  say "lab removed"
+}
+
+cmd_status() {
+  podman ps -a --filter "label=$LABEL" \
+    --format 'table {{.Names}}\t{{.Status}}\t{{.Networks}}\t{{.Image}}'
+}
+
+cmd_recreate() {
+  local wanted=${1:?usage: lab.sh recreate HOST} image host address
+  image=$(ensure_image)
+  ensure_network
+  while read -r host address; do
+    if [[ $host == "$wanted" ]]; then
+      podman rm -f "lab-$host" >/dev/null 2>&1 || true
+      ensure_host "$host" "$address" "$image"
+      wait_booted "$host"
+      say "$host recreated"
+      return 0
+    fi
+  done < <(hosts)
+  die "no lab host named '$wanted'; the hosts are: $(hosts | cut -d' ' -f1 | paste -sd ' ')"
+}
+
+case ${1:-} in
+  up) cmd_up ;;
+  down) cmd_down "${2:-}" ;;
+  status) cmd_status ;;
+  recreate) cmd_recreate "${2:-}" ;;
+  image) ensure_image ;;
+  *) die "usage: $0 up | down [--image] | status | recreate HOST | image" ;;
+esac

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Make this machine a controller and lab host: Debian packages, podman's
+# settings and the project virtualenv. Safe to run again; does only what is missing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${WEBSTACK_VENV:-$ROOT/.venv}
+# podman and runc run the lab; debootstrap builds its image; postgresql, pgbouncer
+# and redis are the real services the module and app integration tests start on
+# loopback; wrk drives the benchmarks.
+PACKAGES=(podman runc debootstrap python3-venv python3-pip git
+  postgresql-15 pgbouncer redis-server wrk)
+CONTAINERS_CONF=/etc/containers/containers.conf.d/50-opsforge-webstack.conf
+
+die() { echo "setup: $*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run me as root: I install Debian packages and configure podman"
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup: installing ${missing[*]}"
+  # Debian starts a default cluster, pgbouncer and redis on install; the tests
+  # start their own on loopback, so nothing of these may stay listening.
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  for service in postgresql pgbouncer redis-server; do
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  done
+  if command -v pg_lsclusters >/dev/null && pg_lsclusters -h | grep -q '^15 main'; then
+    pg_dropcluster --stop 15 main
+  fi
+fi
+
+# crun fails here (cgroups in hybrid mode), and raising rlimits is not permitted.
+mkdir -p "$(dirname "$CONTAINERS_CONF")"
+cat >"$CONTAINERS_CONF.new" <<'CONF'
+# Written by opsforge.webstack lab/setup-host.sh
+[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+CONF
+if cmp -s "$CONTAINERS_CONF.new" "$CONTAINERS_CONF"; then
+  rm -f "$CONTAINERS_CONF.new"
+else
+  mv "$CONTAINERS_CONF.new" "$CONTAINERS_CONF"
+fi
+
+stamp=$VENV/.requirements.sha256
+wanted=$(cat "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)
+if [[ ! -x $VENV/bin/python || $(cat "$stamp" 2>/dev/null) != "$wanted" ]]; then
+  echo "setup: installing the Python requirements into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements/dev.txt"
+  echo "$wanted" >"$stamp"
+fi
+
+# Ansible finds this collection by name through this link.
+link=$ROOT/.cache/collections/ansible_collections/opsforge/webstack
+mkdir -p "$(dirname "$link")"
+[[ -L $link ]] || ln -sfn "$ROOT" "$link"
