@@ -7,7 +7,7 @@ module: pg_standby
 short_description: Make a PostgreSQL server a streaming standby of a given primary
 version_added: 0.1.0
 description:
-  - Looks at the local data directory and server, picks one action and carries it out, then waits until the
+  - Looks at the local data directory and server, picks one action (returned as RV(decision)) and carries it out, then waits until the
     WAL receiver streams from O(primary_host).
   - V(none) when the server already streams from O(primary_host):O(primary_port) with the wanted settings.
   - V(configure) when it is a standby whose C(primary_conninfo) or C(primary_slot_name) differ. The settings are
@@ -172,7 +172,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-action:
+decision:
   description: What was done (or would be in check mode), one of V(none), V(configure), V(start), V(clone), V(rewind).
   returned: always
   type: str
@@ -903,7 +903,7 @@ def main():
     except Refused as exc:
         module.fail_json(msg=f"pg_standby refused on this host: {exc}", **result)
     plan = build_plan(action, local, params, bin_dir, start_cmd, stop_cmd, os.geteuid(), config_file)
-    result.update(action=action, reason=reason, commands=describe_plan(plan, secrets, params["data_directory"]))
+    result.update(decision=action, reason=reason, commands=describe_plan(plan, secrets, params["data_directory"]))
     if local.get("wal_receiver"):
         result["wal_receiver"] = local["wal_receiver"]
 
