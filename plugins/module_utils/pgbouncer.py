@@ -9,6 +9,7 @@ every one of them has a deadline: PAUSE can block for as long as a client
 keeps a server connection busy, and the caller must be able to give up.
 """
 
+import contextlib
 import select
 import time
 
@@ -70,7 +71,7 @@ def _wait(conn, deadline):
         try:
             state = conn.poll()
         except psycopg2.Error as exc:
-            raise AdminError(str(exc).strip())
+            raise AdminError(str(exc).strip()) from exc
         if state == psycopg2.extensions.POLL_OK:
             return
         remaining = deadline - time.monotonic()
@@ -101,12 +102,12 @@ class AdminConsole:
         try:
             self.conn = psycopg2.connect(async_=1, **admin_connection_kwargs(self.params))
         except psycopg2.Error as exc:
-            raise AdminError(str(exc).strip())
+            raise AdminError(str(exc).strip()) from exc
         try:
             _wait(self.conn, time.monotonic() + timeout)
         except AdminTimeout:
             self.close()
-            raise AdminError(f"no answer within connect_timeout={timeout} seconds")
+            raise AdminError(f"no answer within connect_timeout={timeout} seconds") from None
         except AdminError:
             self.close()
             raise
@@ -118,7 +119,7 @@ class AdminConsole:
         try:
             cursor.execute(sql)
         except psycopg2.Error as exc:
-            raise AdminError(str(exc).strip())
+            raise AdminError(str(exc).strip()) from exc
         _wait(self.conn, time.monotonic() + timeout)
         if cursor.description is None:
             return [], []
@@ -131,10 +132,8 @@ class AdminConsole:
 
     def close(self):
         if self.conn is not None:
-            try:
+            with contextlib.suppress(psycopg2.Error):
                 self.conn.close()
-            except psycopg2.Error:
-                pass
             self.conn = None
 
 
@@ -146,6 +145,6 @@ def open_admin_console(module):
         return console.open()
     except AdminError as exc:
         module.fail_json(
-            msg=f"Could not connect to the PgBouncer admin console as {console.describe()}: {exc}. Check login_host/login_port, that "
-            "PgBouncer is running and that login_user is listed in admin_users."
+            msg=f"Could not connect to the PgBouncer admin console as {console.describe()}: {exc}. "
+            "Check login_host/login_port, that PgBouncer is running and that login_user is listed in admin_users."
         )

@@ -85,8 +85,9 @@ def connect(module, params=None, dbname=None, autocommit=True):
     conn, err = try_connect(params, dbname=dbname, autocommit=autocommit)
     if conn is None:
         module.fail_json(
-            msg=f"Could not connect to PostgreSQL as {describe_target(params)}: {err}. Check login_host/login_port/login_user/"
-            "login_password and that the server is running and pg_hba.conf allows this client."
+            msg=f"Could not connect to PostgreSQL as {describe_target(params)}: {err}. "
+            "Check login_host/login_port/login_user/login_password and that the server is running "
+            "and pg_hba.conf allows this client."
         )
     return conn
 

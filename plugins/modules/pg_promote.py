@@ -43,8 +43,8 @@ options:
     type: int
   primary_lsn:
     description:
-      - The last WAL position written on the old primary (for example RV(opsforge.webstack.pg_replication_info#module:current_lsn)
-        read just before it was stopped), as C(X/X).
+      - The last WAL position written on the old primary, as C(X/X). For example the C(current_lsn) that
+        M(opsforge.webstack.pg_replication_info) returned just before the old primary was stopped.
       - With O(max_lag_bytes), the standby must have replayed up to within that many bytes of it.
     type: str
   catchup_timeout:

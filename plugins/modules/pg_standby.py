@@ -7,8 +7,8 @@ module: pg_standby
 short_description: Make a PostgreSQL server a streaming standby of a given primary
 version_added: 0.1.0
 description:
-  - Looks at the local data directory and server, picks one action (returned as RV(decision)) and carries it out, then waits until the
-    WAL receiver streams from O(primary_host).
+  - Looks at the local data directory and server, picks one action (returned as RV(decision)) and carries it
+    out, then waits until the WAL receiver streams from O(primary_host).
   - V(none) when the server already streams from O(primary_host):O(primary_port) with the wanted settings.
   - V(configure) when it is a standby whose C(primary_conninfo) or C(primary_slot_name) differ. The settings are
     written to C(postgresql.auto.conf) and the server reloaded (or started when it is down).
@@ -109,7 +109,9 @@ options:
     type: str
     default: postgres
   checkpoint:
-    description: The checkpoint mode C(pg_basebackup) asks the primary for. V(fast) starts at once, V(spread) spares I/O.
+    description:
+      - The checkpoint mode C(pg_basebackup) asks the primary for.
+      - V(fast) starts at once, V(spread) spares the primary I/O.
     type: str
     choices: [fast, spread]
     default: fast

@@ -104,7 +104,8 @@ rows:
   returned: when O(command=show)
   type: list
   elements: dict
-  sample: [{"database": "shop", "user": "app", "cl_active": 12, "cl_waiting": 0, "sv_active": 3, "pool_mode": "transaction"}]
+  sample: [{"database": "shop", "user": "app", "cl_active": 12, "cl_waiting": 0, "sv_active": 3,
+            "pool_mode": "transaction"}]
 elapsed_ms:
   description: Milliseconds the command took; for V(pause) how long it waited for server connections to be released.
   returned: when the command was run
@@ -307,8 +308,8 @@ def main():
             if database and db_rows is not None and paused is None:
                 names = ", ".join(sorted(str(row.get("name")) for row in db_rows))
                 module.fail_json(
-                    msg=f"Database {database!r} is not configured in PgBouncer {target} (known: {names}). Use a name from its "
-                    "[databases] section.",
+                    msg=f"Database {database!r} is not configured in PgBouncer {target} (known: {names}). "
+                    "Use a name from its [databases] section.",
                     **result,
                 )
             result["paused"] = paused
@@ -338,8 +339,9 @@ def main():
                 if resume_error:
                     after = f"RESUME failed too ({resume_error}): the pooler may be left paused, run command=resume."
                 module.fail_json(
-                    msg=f"{statement} on PgBouncer {target} did not finish within {timeout} seconds: clients still hold server "
-                    f"connections in open transactions. {after} Retry when the load is lower or raise timeout.",
+                    msg=f"{statement} on PgBouncer {target} did not finish within {timeout} seconds: "
+                    f"clients still hold server connections in open transactions. {after} "
+                    "Retry when the load is lower or raise timeout.",
                     **result,
                 )
             module.fail_json(

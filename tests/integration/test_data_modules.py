@@ -249,7 +249,12 @@ def bouncer(lab):
             break
         except psycopg2.OperationalError:
             time.sleep(0.1)
-    return {"login_host": "127.0.0.1", "login_port": BOUNCER_PORT, "login_user": "pgb_admin", "login_password": ADMIN_PW}
+    return {
+        "login_host": "127.0.0.1",
+        "login_port": BOUNCER_PORT,
+        "login_user": "pgb_admin",
+        "login_password": ADMIN_PW,
+    }
 
 
 # ---------------------------------------------------------------------------- argument checks
