@@ -85,6 +85,21 @@ def test_migrate_fails_naming_variable() -> None:
     assert "SHOP_DATABASE_URL" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "code", "stream", "text"), [({}, 2, "stderr", "SHOP_DATABASE_URL"), (BASE, 0, "stdout", "1.0.0")]
+)
+def test_check_config(env: dict[str, str], code: int, stream: str, text: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from shop.config import check_main; sys.exit(check_main())"],
+        env={**_clean_env(), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == code
+    assert text in getattr(proc, stream)
+
+
 def test_celery_config_never_loses_tasks() -> None:
     conf = celery_config(Settings.from_env({**BASE, "SHOP_CELERY_VISIBILITY_TIMEOUT": "900"}))
     assert conf["task_acks_late"] is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -80,3 +81,18 @@ class Settings:
 def get_settings() -> Settings:
     """Settings of this process, read once from the environment."""
     return Settings.from_env()
+
+
+def check_main() -> int:
+    """``shop-check-config``: exit 0 when the environment is complete, else name what is missing.
+
+    Meant for ``ExecStartPre=``: with ``--workers N`` uvicorn's supervisor keeps restarting
+    workers that fail to import the app instead of exiting, so check before starting it.
+    """
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"shop: configuration error: {exc}", file=sys.stderr)
+        return 2
+    print(f"shop: configuration complete (release {settings.release})")
+    return 0
