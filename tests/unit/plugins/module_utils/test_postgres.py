@@ -1,0 +1,134 @@
+# Copyright: (c) 2026, opsforge developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+import pytest
+from ansible_collections.opsforge.webstack.plugins.module_utils import postgres as pg
+
+CONTROLDATA = """pg_control version number:            1300
+Database system identifier:           7310000000000000001
+Database cluster state:               shut down in recovery
+Latest checkpoint location:           0/5000060
+Latest checkpoint's REDO location:    0/5000028
+Latest checkpoint's TimeLineID:       2
+Minimum recovery ending location:     0/50000D8
+Min recovery ending loc's timeline:   2
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0/0", 0), ("0/3000148", 0x3000148), ("16/B374D848", (0x16 << 32) | 0xB374D848), ("ff/ffffffff", 2**40 - 1)],
+)
+def test_parse_and_format_lsn_round_trip(text, value):
+    assert pg.parse_lsn(text) == value
+    assert pg.parse_lsn(pg.format_lsn(value)) == value
+    assert pg.format_lsn(value) == text.upper()
+
+
+@pytest.mark.parametrize("bad", ["", "0", "0/", "x/1", "1/2/3", "123456789/0", " / "])
+def test_parse_lsn_rejects_garbage(bad):
+    with pytest.raises(ValueError, match="not a PostgreSQL LSN"):
+        pg.parse_lsn(bad)
+    assert pg.is_valid_lsn(bad) is False
+
+
+def test_lsn_none_and_negative():
+    assert pg.parse_lsn(None) is None
+    assert pg.format_lsn(None) is None
+    with pytest.raises(ValueError):
+        pg.format_lsn(-1)
+
+
+def test_lsn_diff_crosses_the_32_bit_boundary():
+    assert pg.lsn_diff("1/0", "0/FFFFFFFF") == 1
+    assert pg.lsn_diff("0/10", "0/20") == -16
+    assert pg.lsn_diff(None, "0/1") is None
+    assert pg.lsn_diff("0/1", None) is None
+
+
+def test_timeline_from_walfile():
+    assert pg.timeline_from_walfile("00000002000000000000000A") == 2
+    assert pg.timeline_from_walfile("0000001A0000000100000003") == 26
+
+
+def test_conninfo_build_parse_round_trip_with_quoting():
+    pairs = [("user", "repl"), ("password", "it's a \\secret"), ("host", "db1"), ("port", "5432"), ("x", None)]
+    text = pg.build_conninfo(pairs)
+    assert "x=" not in text
+    assert pg.parse_conninfo(text) == {"user": "repl", "password": "it's a \\secret", "host": "db1", "port": "5432"}
+
+
+def test_parse_conninfo_forms():
+    assert pg.parse_conninfo("") == {}
+    assert pg.parse_conninfo("host = 10.0.0.1  port=5433 application_name='a b'") == {
+        "host": "10.0.0.1",
+        "port": "5433",
+        "application_name": "a b",
+    }
+    with pytest.raises(ValueError, match="missing '='"):
+        pg.parse_conninfo("host")
+    with pytest.raises(ValueError, match="unterminated"):
+        pg.parse_conninfo("password='abc")
+
+
+def test_strip_conninfo_password():
+    assert pg.strip_conninfo_password("user=r password=s3cret host=h") == "user=r host=h"
+    assert pg.strip_conninfo_password("password='x") == "<unparseable conninfo hidden>"
+    assert pg.strip_conninfo_password(None) is None
+
+
+def test_mask_secrets_skips_empty_values():
+    assert pg.mask_secrets("a pw1 b pw2", ["pw1", None, "", "pw2"]) == f"a {pg.MASK} b {pg.MASK}"
+
+
+def test_parse_controldata():
+    parsed = pg.parse_controldata(CONTROLDATA)
+    assert parsed["system_identifier"] == "7310000000000000001"
+    assert parsed["state"] == "shut down in recovery"
+    assert parsed["timeline"] == 2
+    assert parsed["checkpoint_lsn"] == "0/5000060"
+    assert parsed["min_recovery_lsn"] == "0/50000D8"
+    assert pg.parse_controldata("garbage")["timeline"] is None
+
+
+HISTORY_3 = "1\t0/3000148\tno recovery target specified\n\n2\t0/5000060\tno recovery target specified\n"
+
+
+def test_parse_timeline_history():
+    assert pg.parse_timeline_history(HISTORY_3) == [(1, 0x3000148), (2, 0x5000060)]
+    assert pg.parse_timeline_history("# comment\nbad line\n") == []
+    assert pg.parse_timeline_history(None) == []
+
+
+@pytest.mark.parametrize(
+    ("local_tli", "local_lsn", "source_tli", "history", "diverged"),
+    [
+        (1, "0/1000000", 1, "", False),  # same timeline
+        (1, "0/3000148", 3, HISTORY_3, False),  # stopped exactly at the switch point: can follow
+        (1, "0/3000000", 3, HISTORY_3, False),  # behind the switch point
+        (1, "0/3000200", 3, HISTORY_3, True),  # wrote past the switch point (old primary kept going)
+        (2, "0/5000100", 3, HISTORY_3, True),
+        (4, "0/1", 3, HISTORY_3, True),  # newer than the source
+        (5, "0/1", 6, "1\t0/1\tx\n", True),  # a timeline the source never had
+        (None, None, 2, HISTORY_3, False),  # unknown: do not claim divergence
+        (1, None, 3, HISTORY_3, False),
+    ],
+)
+def test_timeline_diverged(local_tli, local_lsn, source_tli, history, diverged):
+    assert pg.timeline_diverged(local_tli, local_lsn, source_tli, history) is diverged
+
+
+def test_connection_kwargs_defaults_and_password():
+    params = {"login_host": None, "login_port": None, "login_user": "postgres", "login_db": None}
+    kwargs = pg.connection_kwargs(params)
+    assert kwargs["host"] == "/var/run/postgresql" and kwargs["port"] == 5432 and kwargs["dbname"] == "postgres"
+    assert "password" not in kwargs
+    assert pg.connection_kwargs({**params, "login_password": "x"}, dbname="app")["password"] == "x"
+    assert pg.connection_kwargs(params, dbname="app")["dbname"] == "app"
+
+
+def test_common_argument_spec_is_typed_and_hides_the_password():
+    spec = pg.postgres_common_argument_spec()
+    assert all("type" in option for option in spec.values())
+    assert spec["login_password"]["no_log"] is True
+    assert spec["login_port"]["default"] == 5432
