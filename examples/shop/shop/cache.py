@@ -9,7 +9,7 @@ catalog is never served after an invalidation. Old generations expire with the T
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -22,7 +22,7 @@ def catalog_key(generation: int) -> str:
 
 
 class CatalogCache:
-    """Read-through cache of the product list."""
+    """Read-through cache of the product list (redis-py's sync client; casts narrow its union return types)."""
 
     def __init__(self, client: redis.Redis, ttl: int) -> None:
         self.client = client
@@ -30,13 +30,13 @@ class CatalogCache:
 
     def generation(self) -> int:
         """The current generation (0 before the first invalidation)."""
-        raw = self.client.get(GENERATION_KEY)
+        raw = cast("bytes | None", self.client.get(GENERATION_KEY))
         return int(raw) if raw is not None else 0
 
     def get(self) -> tuple[int, list[dict[str, Any]] | None]:
         """Return the current generation and its cached catalog, or None on a miss."""
         generation = self.generation()
-        raw = self.client.get(catalog_key(generation))
+        raw = cast("bytes | None", self.client.get(catalog_key(generation)))
         return generation, json.loads(raw) if raw is not None else None
 
     def put(self, generation: int, catalog: list[dict[str, Any]]) -> None:
@@ -45,4 +45,4 @@ class CatalogCache:
 
     def invalidate(self) -> int:
         """Start a new generation; call after the database change has committed."""
-        return int(self.client.incr(GENERATION_KEY))
+        return cast(int, self.client.incr(GENERATION_KEY))

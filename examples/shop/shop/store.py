@@ -23,7 +23,8 @@ class UnknownSkuError(LookupError):
 def create_order(conn: Connection, order: OrderIn) -> int:
     """Insert an order and its lines at current prices; return its id."""
     skus = [item.sku for item in order.items]
-    prices = dict(conn.execute(select(products.c.sku, products.c.price_cents).where(products.c.sku.in_(skus))).all())
+    rows = conn.execute(select(products.c.sku, products.c.price_cents).where(products.c.sku.in_(skus)))
+    prices: dict[str, int] = {row.sku: row.price_cents for row in rows}
     missing = sorted(set(skus) - prices.keys())
     if missing:
         raise UnknownSkuError(missing)
@@ -119,11 +120,15 @@ def queue_email(conn: Connection, order_id: int, kind: str) -> bool:
 
 def record_task_run(conn: Connection, token: str) -> int:
     """Record that the task keyed by ``token`` finished; return how often it has run."""
-    stmt = pg_insert(task_runs).values(token=token, executions=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[task_runs.c.token],
-        set_={"executions": task_runs.c.executions + 1, "finished_at": func.now()},
-    ).returning(task_runs.c.executions)
+    stmt = (
+        pg_insert(task_runs)
+        .values(token=token, executions=1)
+        .on_conflict_do_update(
+            index_elements=[task_runs.c.token],
+            set_={"executions": task_runs.c.executions + 1, "finished_at": func.now()},
+        )
+        .returning(task_runs.c.executions)
+    )
     executions: int = conn.execute(stmt).scalar_one()
     return executions
 
