@@ -257,7 +257,7 @@ def parse_controldata(text):
     for line in text.splitlines():
         if ":" not in line:
             continue
-        key, _, value = line.partition(":")
+        key, value = line.split(":", 1)
         raw[key.strip()] = value.strip()
     result = {"raw": raw}
     result["system_identifier"] = raw.get("Database system identifier")

@@ -14,7 +14,7 @@ description:
     of a playbook changes nothing. Set O(fail_if_primary=true) to refuse instead.
   - Before promoting, it can refuse a standby that has not replayed enough WAL (O(max_lag_bytes)).
 author:
-  - opsforge developers
+  - opsforge developers (@opsforge)
 extends_documentation_fragment:
   - opsforge.webstack.postgres
 attributes:
@@ -23,6 +23,7 @@ attributes:
     description: Checks the role and the lag as usual and reports that it would promote, without promoting.
   diff_mode:
     support: none
+    description: Nothing is reported as a diff.
 options:
   wait_seconds:
     description:

@@ -12,7 +12,7 @@ description:
     wait for a restart.
   - Runs only read-only queries and never changes anything.
 author:
-  - opsforge developers
+  - opsforge developers (@opsforge)
 extends_documentation_fragment:
   - opsforge.webstack.postgres
 attributes:
@@ -21,6 +21,7 @@ attributes:
     description: The module only reads, so check mode runs it as usual.
   diff_mode:
     support: none
+    description: Nothing is reported as a diff.
 notes:
   - Connect as a superuser or a member of C(pg_monitor); other roles see nulls in C(pg_stat_replication) and
     C(pg_stat_wal_receiver).

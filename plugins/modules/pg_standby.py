@@ -21,7 +21,7 @@ description:
   - Passwords reach C(pg_basebackup) and C(pg_rewind) through the C(PGPASSWORD) environment variable, never on the
     command line, and are masked in everything the module returns.
 author:
-  - opsforge developers
+  - opsforge developers (@opsforge)
 extends_documentation_fragment:
   - opsforge.webstack.postgres
 attributes:
@@ -30,6 +30,7 @@ attributes:
     description: Inspects the server and returns the action and the commands it would run, with passwords masked.
   diff_mode:
     support: none
+    description: Nothing is reported as a diff.
 options:
   primary_host:
     description: Host name or address of the primary to stream from.
@@ -243,7 +244,11 @@ if HAS_PSYCOPG2:
     import psycopg2
     import psycopg2.extras
 
-NONE, CONFIGURE, START, CLONE, REWIND = "none", "configure", "start", "clone", "rewind"
+NONE = "none"
+CONFIGURE = "configure"
+START = "start"
+CLONE = "clone"
+REWIND = "rewind"
 AUTO_CONF = "postgresql.auto.conf"
 IGNORED_ENTRIES = ("lost+found",)
 
@@ -299,7 +304,7 @@ def parse_auto_conf(text):
         line = raw_line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
-        key, _, rest = line.partition("=")
+        key, rest = line.split("=", 1)
         key = key.strip().lower()
         rest = rest.strip()
         if rest.startswith("'"):
@@ -914,7 +919,7 @@ def main():
         module.exit_json(**result)
 
     start = time.monotonic()
-    _user, rewind_password = rewind_credentials(params)
+    rewind_password = rewind_credentials(params)[1]
     env = {}
     if action == CLONE and params.get("replication_password"):
         env["PGPASSWORD"] = params["replication_password"]

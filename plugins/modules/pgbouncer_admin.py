@@ -15,7 +15,7 @@ description:
     paused, report C(changed=false).
   - O(command=show) returns the rows of a C(SHOW) view as a list of dicts and never changes anything.
 author:
-  - opsforge developers
+  - opsforge developers (@opsforge)
 extends_documentation_fragment:
   - opsforge.webstack.pgbouncer
 attributes:
@@ -24,6 +24,7 @@ attributes:
     description: Reports whether the command would change the pooler's state and runs nothing but C(SHOW).
   diff_mode:
     support: none
+    description: Nothing is reported as a diff.
 options:
   command:
     description:
