@@ -6,7 +6,9 @@
 #   lab.sh recreate HOST      throw one host away and create it again
 #   lab.sh image              build the base image if missing; print its name
 # Settings (environment): WEBSTACK_LAB_NETWORK (webstack-lab),
-# WEBSTACK_LAB_SUBNET (10.77.0.0/24). Every failure leaves nothing half-created.
+# WEBSTACK_LAB_SUBNET (10.77.0.0/24), WEBSTACK_LAB_IMAGE (the image's name),
+# WEBSTACK_LAB_MIRROR (a Debian mirror; default: the host's own apt source).
+# Every failure leaves nothing half-created.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,7 +16,7 @@ PYTHON=${WEBSTACK_VENV:-$ROOT/.venv}/bin/python
 INVENTORY=$ROOT/inventories/lab/hosts.yml
 NETWORK=${WEBSTACK_LAB_NETWORK:-webstack-lab}
 SUBNET=${WEBSTACK_LAB_SUBNET:-10.77.0.0/24}
-IMAGE=localhost/opsforge-webstack-base
+IMAGE=${WEBSTACK_LAB_IMAGE:-localhost/opsforge-webstack-base}
 SUITE=bookworm
 LABEL=opsforge.lab=webstack
 # Everything every host needs before Ansible can manage it; roles install the rest.
@@ -54,6 +56,7 @@ configure_rootfs() {
 build_image() {
   local tag=$1 rootfs
   eval "$("$PYTHON" "$ROOT/lab/labinfo.py" mirrors "$SUITE")"
+  MIRROR=${WEBSTACK_LAB_MIRROR:-$MIRROR}
   command -v debootstrap >/dev/null || die "debootstrap is missing; './dev setup' installs it"
   rootfs=$(mktemp -d /var/tmp/webstack-rootfs.XXXXXX)
   # shellcheck disable=SC2064 # expand now: the path is fixed
@@ -80,6 +83,9 @@ ensure_image() {
   tag=$(recipe_tag)
   if ! podman image exists "$IMAGE:$tag"; then
     build_image "$tag"
+    # Drop images of older recipes that no container uses any more.
+    podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$IMAGE" |
+      grep -v -e ":$tag\$" -e ":$SUITE\$" | xargs -r podman rmi >/dev/null 2>&1 || true
   fi
   podman tag "$IMAGE:$tag" "$IMAGE:$SUITE"
   echo "$IMAGE:$tag"
@@ -164,9 +170,9 @@ hosts() { "$PYTHON" "$ROOT/lab/labinfo.py" hosts "$INVENTORY" "$SUBNET"; }
 
 cmd_up() {
   local image host address
-  image=$(ensure_image)
   trap 'status=$?; [[ $status -eq 0 ]] || undo_created' EXIT
   ensure_network
+  image=$(ensure_image)
   while read -r host address; do
     ensure_host "$host" "$address" "$image"
   done < <(hosts)
@@ -197,18 +203,18 @@ cmd_status() {
 
 cmd_recreate() {
   local wanted=${1:?usage: lab.sh recreate HOST} image host address
-  image=$(ensure_image)
+  hosts | cut -d' ' -f1 | grep -qx "$wanted" ||
+    die "no lab host named '$wanted'; the hosts are: $(hosts | cut -d' ' -f1 | paste -sd ' ')"
   ensure_network
+  image=$(ensure_image)
   while read -r host address; do
     if [[ $host == "$wanted" ]]; then
       podman rm -f "lab-$host" >/dev/null 2>&1 || true
       ensure_host "$host" "$address" "$image"
       wait_booted "$host"
       say "$host recreated"
-      return 0
     fi
   done < <(hosts)
-  die "no lab host named '$wanted'; the hosts are: $(hosts | cut -d' ' -f1 | paste -sd ' ')"
 }
 
 case ${1:-} in

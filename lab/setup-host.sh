@@ -65,3 +65,10 @@ fi
 link=$ROOT/.cache/collections/ansible_collections/opsforge/webstack
 mkdir -p "$(dirname "$link")"
 [[ -L $link ]] || ln -sfn "$ROOT" "$link"
+
+# ansible-test bootstraps its sanity venvs with a get-pip.py from a host that
+# cannot be reached here; give it a stand-in under the name it looks for.
+pip_version=$("$VENV/bin/python" -c 'import re, ansible_test, pathlib
+source = (pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py").read_text()
+print(re.search(r"pip=.([0-9.]+).", source).group(1))')
+install -D -m 0644 "$ROOT/lab/get_pip_standin.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
