@@ -133,6 +133,10 @@ options:
 notes:
   - The login options point at the local server; run the task with C(become=true) so that the data directory
     can be read and written (as root, or with C(become_user=postgres) and start/stop commands that user may run).
+  - Needs PostgreSQL 13 or later, where C(primary_conninfo) and C(primary_slot_name) change on reload.
+  - With O(stop_running_primary=true) a running primary is only stopped when O(primary_host) answers over a
+    replication connection and is on a newer timeline, so a task pointed at the wrong host cannot take the only
+    primary down.
   - The primary needs C(wal_log_hints=on) or data checksums for C(pg_rewind), and C(pg_hba.conf) entries for
     O(replication_user) (replication) and O(rewind_user) (database O(rewind_dbname)).
 seealso:
@@ -397,6 +401,8 @@ def decide_action(local, params, primary=None):
             "stop_running_primary=true to stop and rewind it into a standby, or reclone=true to replace it with a "
             "fresh copy of the primary."
         )
+    if running_primary:
+        refuse_to_stop_primary(local, params, primary)
     known_ids = primary and local.get("system_identifier") and primary.get("system_identifier")
     if known_ids and str(local["system_identifier"]) != str(primary["system_identifier"]):
         raise Refused(
@@ -422,6 +428,26 @@ def decide_action(local, params, primary=None):
     if is_streaming_from(local.get("wal_receiver"), params["primary_host"], params["primary_port"]):
         return NONE, "already streaming from the primary"
     return NONE, "configured as a standby of this primary and running; waiting for it to stream"
+
+
+def refuse_to_stop_primary(local, params, primary):
+    """Raise Refused unless the wanted primary was promoted after this running primary (pure).
+
+    Stopping a live primary is only right when the target is on a newer timeline; otherwise the target
+    may be this very server, or an older copy, and stopping would leave no primary at all.
+    """
+    target = f"{params['primary_host']}:{params['primary_port']}"
+    if not primary:
+        raise Refused(
+            f"{local['path']} belongs to a running primary and {target} could not be asked for its timeline, so "
+            "there is no proof that it replaced this server. Refusing to stop it; fix the replication connection "
+            "to the primary and run again."
+        )
+    if local.get("timeline") is not None and int(primary.get("timeline") or 0) <= int(local["timeline"]):
+        raise Refused(
+            f"{target} is on timeline {primary.get('timeline')}, not newer than this running primary's timeline "
+            f"{local['timeline']}: it was not promoted after this server (or it is this server). Refusing to stop it."
+        )
 
 
 def needs_primary_probe(local, params):

@@ -425,6 +425,11 @@ def test_promote_refusals_and_check_mode(lab):
     assert lab.sql(STANDBY_PORT, "SELECT pg_is_in_recovery()") == [(True,)]
     res = lab.module("pg_promote", {"fail_if_primary": True, **lab.login(PRIMARY_PORT)})
     assert res["failed"] and "already a primary" in res["msg"]
+    # pointed at itself, pg_standby must not stop the only primary even with stop_running_primary=true
+    args = lab.standby_args(lab.node_a, PRIMARY_PORT, PRIMARY_PORT, stop_running_primary=True)
+    res = lab.module("pg_standby", args)
+    assert res["failed"] and "not newer than this running primary" in res["msg"]
+    assert lab.sql(PRIMARY_PORT, "SELECT pg_is_in_recovery()") == [(False,)]
 
 
 def test_promote_then_old_primary_rejoins_by_rewind(lab):

@@ -87,9 +87,18 @@ def test_refuses_a_running_primary():
         mod.decide_action(local(in_recovery=False, wal_receiver=None), params(), PRIMARY)
 
 
-def test_rewinds_a_running_primary_when_allowed():
-    action, _reason = mod.decide_action(local(in_recovery=False), params(stop_running_primary=True), PRIMARY)
+def test_rewinds_a_running_primary_when_allowed_and_the_target_is_newer():
+    newer = dict(PRIMARY, timeline=2, history=HISTORY_2)
+    action, _reason = mod.decide_action(local(in_recovery=False), params(stop_running_primary=True), newer)
     assert action == mod.REWIND
+
+
+def test_never_stops_a_running_primary_without_proof_of_a_newer_primary():
+    allowed = params(stop_running_primary=True)
+    with pytest.raises(mod.Refused, match="could not be asked for its timeline"):
+        mod.decide_action(local(in_recovery=False), allowed, None)
+    with pytest.raises(mod.Refused, match="not newer than this running primary"):
+        mod.decide_action(local(in_recovery=False), allowed, PRIMARY)
 
 
 def test_rewinds_a_stopped_former_primary():
