@@ -22,15 +22,20 @@ for package in "${PACKAGES[@]}"; do
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "setup: installing ${missing[*]}"
-  # Debian starts a default cluster, pgbouncer and redis on install; the tests
-  # start their own on loopback, so nothing of these may stay listening.
+  # Debian starts PostgreSQL, PgBouncer and Redis on install; the tests start
+  # their own on loopback, so keep the packages' services from starting at all.
   export DEBIAN_FRONTEND=noninteractive
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 0755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+  trap - EXIT
   for service in postgresql pgbouncer redis-server; do
-    systemctl disable --now "$service" >/dev/null 2>&1 || true
+    systemctl disable "$service" >/dev/null 2>&1 || update-rc.d "$service" disable >/dev/null 2>&1 || true
   done
-  if command -v pg_lsclusters >/dev/null && pg_lsclusters -h | grep -q '^15 main'; then
+  if pg_lsclusters -h 2>/dev/null | grep -q '^15 main'; then
     pg_dropcluster --stop 15 main
   fi
 fi

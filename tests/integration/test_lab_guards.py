@@ -67,7 +67,9 @@ def test_an_image_that_cannot_be_built_leaves_nothing_behind():
     result = lab("image", env={"WEBSTACK_LAB_IMAGE": image, "WEBSTACK_LAB_MIRROR": "http://127.0.0.1:9/debian"})
     assert result.returncode != 0
     assert "could not build the image" in result.stderr
-    listed = subprocess.run(["podman", "images", "-q", "--filter", f"reference={image}"], capture_output=True, text=True)
+    listed = subprocess.run(
+        ["podman", "images", "-q", "--filter", f"reference={image}"], capture_output=True, text=True
+    )
     assert listed.stdout.strip() == ""
     assert set(glob.glob("/var/tmp/webstack-rootfs.*")) == before
 
