@@ -174,7 +174,7 @@ def test_unreachable_replica_falls_back_to_primary(client: TestClient, settings:
 def test_confirm_runs_the_task_once(client: TestClient, settings: Settings) -> None:
     body = {"customer": "Bo", "items": [{"sku": "TEE-BLACK-M", "qty": 1}]}
     order_id = client.post("/api/orders", json=body).json()["id"]
-    for _ in range(2):
+    for _attempt in range(2):
         response = client.post(f"/api/orders/{order_id}/confirm")
         assert response.status_code == 202
         assert response.json()["task_id"]

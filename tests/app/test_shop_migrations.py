@@ -41,13 +41,13 @@ def test_concurrent_runs_are_serialised(postgres) -> None:
         subprocess.Popen(
             [sys.executable, "-m", "shop.migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        for _ in range(3)
+        for _attempt in range(3)
     ]
     outputs = [run.communicate(timeout=60) for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0], outputs
-    assert all("schema at revision 0001" in out for out, _ in outputs)
+    assert all("schema at revision 0001" in out for out, _err in outputs)
     # Exactly one run applied the revision (and seeded the products once).
-    assert sum("Running upgrade" in err for _, err in outputs) == 1
+    assert sum("Running upgrade" in err for _out, err in outputs) == 1
     assert _state(url) == (TABLES, "0001", 5)
 
 

@@ -159,7 +159,7 @@ def stop_pgbouncer(pidfile):
         os.kill(pid, 15)
     except ProcessLookupError:
         return
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -241,7 +241,7 @@ def bouncer(lab):
         for path in (ini, users):
             os.chown(path, user.pw_uid, user.pw_gid)
     run(as_pg([PGBOUNCER, "-d", ini]))
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             psycopg2.connect(
                 host="127.0.0.1", port=BOUNCER_PORT, user="pgb_admin", password=ADMIN_PW, dbname="pgbouncer"
@@ -381,7 +381,7 @@ def test_standby_clone_then_idempotent(lab):
 
 def test_row_replicates_and_info_on_both_sides(lab):
     lab.sql(PRIMARY_PORT, "INSERT INTO orders VALUES (1, 'written on node_a')")
-    for _ in range(100):
+    for _attempt in range(100):
         rows = lab.sql(STANDBY_PORT, "SELECT note FROM orders WHERE id = 1")
         if rows:
             break
@@ -409,7 +409,7 @@ def test_standby_reconfigures_when_settings_differ(lab):
     assert not res.get("failed"), res
     assert res["changed"] is True and res["decision"] == "configure"
     assert "application_name" in res["reason"]
-    for _ in range(100):
+    for _attempt in range(100):
         names = lab.sql(PRIMARY_PORT, "SELECT application_name FROM pg_stat_replication")
         if names == [("node_b2",)]:
             break
@@ -460,7 +460,7 @@ def test_promote_then_old_primary_rejoins_by_rewind(lab):
     assert res["wal_receiver"]["status"] == "streaming" and res["wal_receiver"]["sender_port"] == STANDBY_PORT
 
     lab.sql(STANDBY_PORT, "INSERT INTO orders VALUES (4, 'after rejoin')")
-    for _ in range(100):
+    for _attempt in range(100):
         rows = lab.sql(PRIMARY_PORT, "SELECT id FROM orders ORDER BY id")
         if rows == [(1,), (2,), (4,)]:
             break

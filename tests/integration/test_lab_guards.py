@@ -68,7 +68,7 @@ def test_an_image_that_cannot_be_built_leaves_nothing_behind():
     assert result.returncode != 0
     assert "could not build the image" in result.stderr
     listed = subprocess.run(
-        ["podman", "images", "-q", "--filter", f"reference={image}"], capture_output=True, text=True
+        ["podman", "images", "-q", "--filter", f"reference={image}"], capture_output=True, text=True, check=True
     )
     assert listed.stdout.strip() == ""
     assert set(glob.glob("/var/tmp/webstack-rootfs.*")) == before

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     res = Resources(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         res.close()
 

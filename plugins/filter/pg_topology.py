@@ -1,0 +1,94 @@
+# Copyright: (c) 2026, opsforge developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Work out which member of a PostgreSQL cluster is the primary from what each member reports."""
+
+DOCUMENTATION = r"""
+name: pg_topology
+short_description: Decide the primary of a PostgreSQL cluster from its members' states
+version_added: 0.1.0
+author: opsforge developers (@opsforge)
+description:
+  - Takes the state each member reported (C(absent), C(running-primary), C(running-standby),
+    C(stopped-primary), C(stopped-standby)) and returns which member is the primary, which are
+    standbys, whether the cluster is being built for the first time, and an error when no safe
+    answer exists (two primaries, standbys without a primary).
+  - A running primary wins over a stopped one, which is a former primary waiting to rejoin.
+options:
+  _input:
+    description: A dictionary of member name to reported state.
+    type: dict
+    required: true
+  bootstrap_primary:
+    description: The member that becomes primary when no member has data yet.
+    type: str
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Decide the primary
+  ansible.builtin.set_fact:
+    postgresql_topology: "{{ members | opsforge.webstack.pg_topology('db1') }}"
+  vars:
+    members: {db1: running-primary, db2: running-standby}
+"""
+
+RETURN = r"""
+_value:
+  description: C(primary), C(standbys), C(bootstrap) (bool), C(states) and C(error) (null when there is none).
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+STATES = ("absent", "running-primary", "running-standby", "stopped-primary", "stopped-standby")
+
+
+def pg_topology(states, bootstrap_primary):
+    """Return the cluster's primary, its standbys and any error that stops a safe decision."""
+    if not isinstance(states, dict) or not states:
+        raise AnsibleFilterError("pg_topology expects a non-empty dict of member name to state")
+    unknown = {name: state for name, state in states.items() if state not in STATES}
+    if unknown:
+        raise AnsibleFilterError(f"pg_topology: unknown member states {unknown}; expected one of {', '.join(STATES)}")
+    if bootstrap_primary not in states:
+        members_list = ", ".join(sorted(states))
+        raise AnsibleFilterError(f"pg_topology: bootstrap primary '{bootstrap_primary}' is not one of {members_list}")
+
+    def members(*wanted):
+        return sorted(name for name, state in states.items() if state in wanted)
+
+    running_primaries = members("running-primary")
+    stopped_primaries = members("stopped-primary")
+    result = {"states": dict(states), "bootstrap": False, "error": None, "primary": None}
+    if len(running_primaries) > 1:
+        result["error"] = (
+            f"two primaries accept writes: {', '.join(running_primaries)}. Decide which one holds the data to keep, "
+            "stop the other, and rejoin it as a standby (playbooks/switchover.yml or pg_standby with "
+            "stop_running_primary) before running this again."
+        )
+    elif running_primaries:
+        result["primary"] = running_primaries[0]
+    elif len(stopped_primaries) > 1:
+        result["error"] = (
+            f"no primary runs and several stopped members were primaries: {', '.join(stopped_primaries)}. "
+            "Start the one that holds the newest data by hand, then run this again."
+        )
+    elif stopped_primaries:
+        result["primary"] = stopped_primaries[0]
+    elif members("running-standby", "stopped-standby"):
+        result["error"] = (
+            f"standbys {', '.join(members('running-standby', 'stopped-standby'))} have no primary. Promote the most "
+            "recent standby (opsforge.webstack.pg_promote, or playbooks/dr_drill.yml's failover), then run this again."
+        )
+    else:
+        result["primary"] = bootstrap_primary
+        result["bootstrap"] = True
+    result["standbys"] = sorted(name for name in states if name != result["primary"]) if result["primary"] else []
+    return result
+
+
+class FilterModule:
+    """PostgreSQL cluster filters."""
+
+    def filters(self):
+        return {"pg_topology": pg_topology}
