@@ -1,0 +1,104 @@
+# Copyright: (c) 2026, opsforge developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The contract between the two halves of a switchover's critical section.
+
+pgbouncer_switchover (on every PgBouncer host) pauses its pools and then signals "paused" by holding a
+connection to the old primary whose application_name is SIGNAL_PREFIX + its name. pg_switchover_promote
+(on the target standby) promotes only once every expected signal is there, and only while the oldest
+pause is young enough that no bouncer can have given up and resumed on the old primary:
+
+    bouncer gives up at  pause_wait + pause age + ...      >= pause_timeout
+    promoter promotes at pause age <= max_pause_age(...)   and takes at most promote_wait
+
+so max_pause_age = pause_timeout - pause_wait - promote_wait - SAFETY_MARGIN keeps the promoter's last
+possible moment at least SAFETY_MARGIN seconds before the first bouncer's deadline.
+
+Everything here is a plain function so that the bounds can be unit tested without hosts.
+"""
+
+import re
+
+SIGNAL_PREFIX = "webstack-switchover-paused:"
+# PostgreSQL keeps NAMEDATALEN - 1 = 63 bytes of application_name.
+MAX_SIGNAL_NAME = 63 - len(SIGNAL_PREFIX)
+SIGNAL_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+SAFETY_MARGIN = 2.0
+
+SIGNALS_SQL = """
+SELECT substr(application_name, %(offset)s) AS name,
+       extract(epoch FROM clock_timestamp() - min(backend_start))::float8 AS age
+  FROM pg_stat_activity
+ WHERE application_name LIKE %(pattern)s
+ GROUP BY 1
+"""
+
+
+def signal_application_name(name):
+    """The application_name a PgBouncer host holds on the old primary while it is paused (pure)."""
+    return SIGNAL_PREFIX + name
+
+
+def signals_query_args():
+    return {"offset": len(SIGNAL_PREFIX) + 1, "pattern": SIGNAL_PREFIX.replace("_", r"\_") + "%"}
+
+
+def signal_name_error(name):
+    """An error message when a name cannot be used in a signal, else None (pure)."""
+    if not name or not SIGNAL_NAME_RE.match(name):
+        return f"signal name {name!r} must be letters, digits, '.', '-' or '_' only"
+    if len(name) > MAX_SIGNAL_NAME:
+        return f"signal name {name!r} is longer than {MAX_SIGNAL_NAME} characters (application_name is cut at 63)"
+    return None
+
+
+def max_pause_age(pause_timeout, pause_wait, promote_wait, margin=SAFETY_MARGIN):
+    """Oldest pause (seconds since the first signal) at which promoting is still safe (pure)."""
+    return pause_timeout - pause_wait - promote_wait - margin
+
+
+def bounds_error(pause_timeout, pause_wait, promote_wait=None, signal_timeout=None):
+    """An error message when the time bounds cannot work together, else None (pure)."""
+    for name, value in (
+        ("pause_timeout", pause_timeout),
+        ("pause_wait", pause_wait),
+        ("promote_wait", promote_wait),
+        ("signal_timeout", signal_timeout),
+    ):
+        if value is not None and value <= 0:
+            return f"{name} must be positive (got {value})."
+    if pause_wait >= pause_timeout:
+        return f"pause_wait ({pause_wait} s) must be shorter than pause_timeout ({pause_timeout} s)."
+    if promote_wait is not None:
+        age = max_pause_age(pause_timeout, pause_wait, promote_wait)
+        if age < 1:
+            return (
+                f"pause_timeout ({pause_timeout} s) leaves no time to promote: it must exceed pause_wait "
+                f"({pause_wait} s) + promote_wait ({promote_wait} s) + a {SAFETY_MARGIN:g} s safety margin by "
+                "at least 1 s."
+            )
+    return None
+
+
+def signal_decision(expected, seen, pause_age_limit):
+    """Decide from the signals seen on the old primary (pure).
+
+    expected: names of every PgBouncer host; seen: {name: age in seconds of its signal connection}.
+    Returns ("wait", missing) while some are missing, ("go", None) when all are there and the oldest is
+    young enough, ("late", oldest age) when promoting now could race a bouncer giving up.
+    """
+    missing = sorted(set(expected) - set(seen))
+    if missing:
+        return "wait", missing
+    ages = [seen[name] for name in expected]
+    oldest = max(ages) if ages else 0.0
+    if oldest > pause_age_limit:
+        return "late", oldest
+    return "go", None
+
+
+def caught_up(target_lsn, replay_lsn):
+    """Has the standby replayed at least up to target_lsn? Both as integers; None is never caught up (pure)."""
+    if target_lsn is None or replay_lsn is None:
+        return False
+    return replay_lsn >= target_lsn

@@ -1,0 +1,58 @@
+# Copyright: (c) 2026, opsforge developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+import pytest
+from ansible_collections.opsforge.webstack.plugins.modules import pgbouncer_switchover as mod
+
+GOOD = {
+    "signal_name": "app1",
+    "old_primary_host": "10.0.0.11",
+    "target_host": "10.0.0.12",
+    "old_primary_port": 5432,
+    "target_port": 5432,
+    "staged_config": "/etc/pgbouncer/pgbouncer.ini.next",
+    "config": "/etc/pgbouncer/pgbouncer.ini",
+    "pause_wait": 3,
+    "pause_timeout": 15,
+    "poll_interval_ms": 20,
+}
+
+
+def test_validate_params_accepts():
+    assert mod.validate_params(GOOD) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"signal_name": "a b"}, "letters, digits"),
+        ({"target_host": "10.0.0.11"}, "are the same server"),
+        ({"staged_config": "/etc/pgbouncer/pgbouncer.ini"}, "another file than config"),
+        ({"staged_config": "/tmp/pgbouncer.ini.next"}, "same directory"),
+        ({"pause_wait": 15}, "shorter than pause_timeout"),
+        ({"pause_timeout": 0}, "pause_timeout must be positive"),
+        ({"poll_interval_ms": 5000}, "poll_interval_ms"),
+    ],
+)
+def test_validate_params_rejects(change, fragment):
+    assert fragment in mod.validate_params({**GOOD, **change})
+
+
+def test_server_kwargs_bound_every_statement():
+    params = {"switchover_user": "s", "switchover_password": "pw", "switchover_db": "postgres"}
+    kwargs = mod.server_kwargs(params, "10.0.0.11", 5432, "webstack-switchover-paused:app1")
+    assert kwargs["application_name"] == "webstack-switchover-paused:app1"
+    assert kwargs["connect_timeout"] == 1 and "statement_timeout" in kwargs["options"]
+    assert kwargs["host"] == "10.0.0.11" and kwargs["password"] == "pw"
+
+
+def test_main_fails_before_pausing_without_a_staged_file(run_module_main, tmp_path):
+    args = {
+        **GOOD,
+        "staged_config": str(tmp_path / "pgbouncer.ini.next"),
+        "config": str(tmp_path / "pgbouncer.ini"),
+        "switchover_user": "s",
+        "switchover_password": "unit-test-secret-000",
+    }
+    code, result = run_module_main(mod.main, args)
+    assert code == 1 and "does not exist; nothing was paused" in result["msg"]
