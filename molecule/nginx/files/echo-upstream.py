@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """A stand-in app server: answers every request with JSON naming this host and echoing the request.
 
 GET/POST /status/<code> answers with that status code, to see how nginx retries failures.

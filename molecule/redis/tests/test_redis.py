@@ -1,7 +1,11 @@
 """Redis answers only its ACL users, keeps them to their commands, persists data and runs sandboxed."""
 
 import json
+import os
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +137,25 @@ def test_data_survives_restart(host):
         "for i in $(seq 20); do redis-cli -h 127.0.0.1 PING 2>&1 | grep -q NOAUTH && exit 0; sleep 0.5; done"
     )
     assert redis(host, "GET", "persist:test", user="app") == "kept"
+
+
+def test_short_password_refused_before_any_change(host):
+    acl = host.file("/etc/redis/users.acl").content_string
+    short = "too-short-pw"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            *("-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)),
+            str(Path(__file__).resolve().parents[1] / "converge.yml"),
+            *("-e", json.dumps({"redis_celery_password": short})),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        check=False,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Redis user(s) celery have no password or one shorter than 16 characters" in out
+    assert short not in out
+    assert host.file("/etc/redis/users.acl").content_string == acl
