@@ -139,23 +139,42 @@ def test_data_survives_restart(host):
     assert redis(host, "GET", "persist:test", user="app") == "kept"
 
 
-def test_short_password_refused_before_any_change(host):
-    acl = host.file("/etc/redis/users.acl").content_string
-    short = "too-short-pw"
+def converge(extra_vars):
+    """Run the scenario's converge.yml again with extra variables; return (rc, output)."""
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
             *("-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)),
             str(Path(__file__).resolve().parents[1] / "converge.yml"),
-            *("-e", json.dumps({"redis_celery_password": short})),
+            *("-e", json.dumps(extra_vars)),
         ],
         capture_output=True,
         text=True,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
         check=False,
     )
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_short_password_refused_before_any_change(host):
+    acl = host.file("/etc/redis/users.acl").content_string
+    short = "too-short-pw"
+    rc, out = converge({"redis_celery_password": short})
+    assert rc != 0
     assert "Redis user(s) celery have no password or one shorter than 16 characters" in out
     assert short not in out
     assert host.file("/etc/redis/users.acl").content_string == acl
+
+
+def test_new_user_applied_without_restart(host):
+    pid = host.check_output("systemctl show redis-server -p MainPID --value")
+    password = "reporting-password-for-molecule"
+    user = {"name": "reporting", "password": password, "keys": "%R~*", "commands": "+@read +ping"}
+    rc, out = converge({"redis_extra_users": [user]})
+    assert rc == 0, out
+    assert password not in out
+    assert host.check_output("systemctl show redis-server -p MainPID --value") == pid, "Redis was restarted"
+    assert redis(host, "PING", user="reporting", password=password) == "PONG"
+    assert redis(host, "SET", "report:test", "ready", user="app") == "OK"
+    assert redis(host, "GET", "report:test", user="reporting", password=password) == "ready"
+    assert "NOPERM" in redis(host, "SET", "report:test", "x", user="reporting", password=password)
