@@ -20,9 +20,8 @@ def sql(host, query, database="shop"):
 
 
 def client(host, address, query, password=SHOP_PASSWORD, database="shop", port=5432, user="shop"):
-    return host.run(
-        f"PGPASSWORD={password} PGCONNECT_TIMEOUT=5 psql -XAtq -h {address} -p {port} -U {user} -d {database} -c \"{query}\""
-    )
+    connection = f"-h {address} -p {port} -U {user} -d {database}"
+    return host.run(f"PGPASSWORD={password} PGCONNECT_TIMEOUT=5 psql -XAtq {connection} -c \"{query}\"")
 
 
 def address(host):
