@@ -16,12 +16,12 @@ testinfra_hosts = ["podman://molecule-pg-app"]
 
 
 def sql(host, query, database="shop"):
-    return host.check_output(f"runuser -u postgres -- psql -XAtq -d {database} -c \"{query}\"")
+    return host.check_output(f'runuser -u postgres -- psql -XAtq -d {database} -c "{query}"')
 
 
 def client(host, address, query, password=SHOP_PASSWORD, database="shop", port=5432, user="shop"):
     connection = f"-h {address} -p {port} -U {user} -d {database}"
-    return host.run(f"PGPASSWORD={password} PGCONNECT_TIMEOUT=5 psql -XAtq {connection} -c \"{query}\"")
+    return host.run(f'PGPASSWORD={password} PGCONNECT_TIMEOUT=5 psql -XAtq {connection} -c "{query}"')
 
 
 def address(host):
