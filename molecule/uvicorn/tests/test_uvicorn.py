@@ -142,8 +142,7 @@ def test_restart_becomes_ready_again(host, address):
 def test_missing_variable_stops_the_start(host):
     # ExecStartPre=shop-check-config names what is missing instead of uvicorn respawning workers.
     result = host.run(
-        "systemd-run --wait --pipe --quiet --collect -p User=shop "
-        "/srv/shop/current/venv/bin/shop-check-config"
+        "systemd-run --wait --pipe --quiet --collect -p User=shop /srv/shop/current/venv/bin/shop-check-config"
     )
     assert result.rc == 2
     assert "SHOP_DATABASE_URL" in result.stderr
