@@ -217,3 +217,18 @@ def test_broken_config_never_reaches_a_reload(host):
     assert nginx_pids(host) == pids, "nginx was reloaded"
     assert host.run("nginx -t -q").rc == 0
     assert host.check_output(f"{CURL} -o /dev/null -w '%{{http_code}}' https://127.0.0.1/") == "200"
+
+
+def test_upstream_command_drains_and_restores_directly(host):
+    # What deploy.yml and patch.yml run on each load balancer for one app server.
+    assert host.check_output("webstack-upstream drain molecule-nginx-app2") == "changed"
+    assert host.check_output("webstack-upstream drain molecule-nginx-app2") == "unchanged"
+    assert "molecule-nginx-app2 drained" in host.check_output("webstack-upstream status")
+    assert host.file("/etc/nginx/webstack/drained/molecule-nginx-app2").exists
+    assert wait_served_by(host, {"molecule-nginx-app1"}) == {"molecule-nginx-app1"}
+    refused = host.run("webstack-upstream drain molecule-nginx-app1")
+    assert refused.rc != 0 and "Refusing to drain molecule-nginx-app1" in refused.stderr
+    unknown = host.run("webstack-upstream drain nosuchhost")
+    assert unknown.rc != 0 and "is not a server of the upstream" in unknown.stderr
+    assert host.check_output("webstack-upstream active molecule-nginx-app2") == "changed"
+    assert not host.file("/etc/nginx/webstack/drained/molecule-nginx-app2").exists
