@@ -1,0 +1,47 @@
+"""Tests against the running lab (./dev lab); `./dev test` brings it up before them."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def lab_is_up():
+    listing = subprocess.run(
+        ["podman", "ps", "--filter", "label=opsforge.lab=webstack", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "lab-lb1" in listing.stdout.split()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lab():
+    if not lab_is_up():
+        pytest.skip("the lab is not up: run ./dev lab first")
+
+
+def playbook(*args, timeout=900):
+    """Run ansible-playbook from the repository with its configuration; return (rc, output)."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
+    result = subprocess.run(
+        ["ansible-playbook", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def on_host(host, command):
+    return subprocess.run(
+        ["podman", "exec", f"lab-{host}", "sh", "-c", command], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def release_of(host):
+    """The release an app server runs, asked of the server itself."""
+    body = on_host(host, "curl -s http://$(hostname -I | cut -d' ' -f1):8000/healthz")
+    return json.loads(body)["release"]
