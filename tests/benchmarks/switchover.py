@@ -40,8 +40,8 @@ def parse_args():
     parser.add_argument("--user", default="shop", help="database user pgbench logs in as through PgBouncer")
     parser.add_argument("--password", default=os.environ.get("PGPASSWORD", ""), help="its password (or PGPASSWORD)")
     parser.add_argument("--database", default="shop", help="PgBouncer database to write to")
-    parser.add_argument("--seconds", type=int, default=60, help="length of the load (at most 300)")
-    parser.add_argument("--switch-at", type=int, default=15, help="seconds of load before the playbook starts")
+    parser.add_argument("--seconds", type=int, default=90, help="length of the load (at most 300)")
+    parser.add_argument("--switch-at", type=int, default=10, help="seconds of load before the playbook starts")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rate", type=int, default=0, help="pgbench -R (0: as fast as possible)")
     parser.add_argument("--target", default="", help="switchover_target (default: the best standby)")
@@ -95,6 +95,7 @@ def main():
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
         ANSIBLE_NOCOLOR="1",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
     )
     play = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", args.inventory]
     play += [str(REPO / "playbooks" / "switchover.yml")]
@@ -113,7 +114,6 @@ def main():
 
     # Per-transaction log: client_id tx_no latency_us script_no epoch_s epoch_us [lag]
     latencies, failed_in_log = [], 0
-    worst = (0, 0.0)
     for path in work.glob("tx*"):
         for line in path.read_text().splitlines():
             fields = line.split()
@@ -122,10 +122,8 @@ def main():
             if not fields[2].isdigit():
                 failed_in_log += 1
                 continue
-            latency = int(fields[2])
-            latencies.append(latency)
-            if latency > worst[0]:
-                worst = (latency, int(fields[4]) + int(fields[5]) / 1e6)
+            latencies.append((int(fields[2]), int(fields[4]) + int(fields[5]) / 1e6))
+    latencies.sort(reverse=True)
 
     phases = {"before": [], "during": [], "after": []}
     for match in PROGRESS_RE.finditer(err + out):
@@ -135,8 +133,8 @@ def main():
 
     processed = re.search(r"actually processed: (\d+)", out)
     failed = re.search(r"number of failed transactions: (\d+)", out)
-    pauses = re.findall(r'"pause_ms": \{([^}]*)\}', playbook.stdout)
-    promote = re.findall(r'"promote_timings_ms": \{([^}]*)\}', playbook.stdout)
+    pauses = [" ".join(m.split()) for m in re.findall(r'"pause_ms": \{([^}]*)\}', playbook.stdout)]
+    promote = [" ".join(m.split()) for m in re.findall(r'"promote_timings_ms": \{([^}]*)\}', playbook.stdout)]
 
     def mean(values):
         return f"{statistics.mean(values):.0f}" if values else "n/a"
@@ -147,9 +145,10 @@ def main():
     print(f"transactions processed:   {processed.group(1) if processed else 'n/a'}")
     print(f"failed transactions:      {failed.group(1) if failed else 'n/a'} (log: {failed_in_log} not completed)")
     print(f"aborted clients:          {'yes' if 'aborted' in err + out else 'none'}")
-    at = worst[1] - play_start
-    print(f"longest transaction:      {worst[0] / 1000:.0f} ms, ending {at:+.1f} s from the playbook start")
+    worst = ", ".join(f"{lat / 1000:.0f} ms at {at - play_start:+.1f} s" for lat, at in latencies[:3]) or "n/a"
+    print(f"longest transactions:     {worst} (from the playbook start)")
     print(f"tps before/during/after:  {mean(phases['before'])} / {mean(phases['during'])} / {mean(phases['after'])}")
+    print(f"lowest 1-s tps during:    {min(phases['during']) if phases['during'] else 'n/a'}")
     print(f"pause (modules), ms:      {'; '.join(pauses) or 'n/a'}")
     print(f"promotion timings, ms:    {'; '.join(promote) or 'n/a'}")
     if playbook.returncode != 0:
