@@ -8,7 +8,7 @@ class ModuleDocFragment:
 options:
   login_user:
     description:
-      - A user listed in PgBouncer's C(admin_users) (or C(stats_users) for O(command=show) only).
+      - A user listed in PgBouncer's C(admin_users) (or C(stats_users) for C(SHOW) commands only).
     type: str
     default: pgbouncer
   login_password:

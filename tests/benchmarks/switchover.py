@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, opsforge developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark (not a test): a planned switchover under pgbench load through PgBouncer.
@@ -9,11 +8,12 @@ playbooks/switchover.yml after --switch-at seconds, and prints: failed transacti
 longest transaction latency (the longest pause a client saw), tps before/during/after the playbook, and the
 pause the modules measured. Load stops by itself after --seconds. Traffic goes only to the given containers.
 
-    # the lab (inventories/lab; PgBouncer on app1):
-    tests/benchmarks/switchover.py --password "$SHOP_DB_PASSWORD"
-    # the molecule/switchover instances (after `molecule converge -s switchover`):
-    tests/benchmarks/switchover.py --container molecule-sw-app \\
-        --inventory ~/.cache/molecule/main/switchover/inventory --password molecule-shop-secret-000
+    # the lab (inventories/lab; PgBouncer on app1), once it has postgresql_switchover_password:
+    .venv/bin/python tests/benchmarks/switchover.py --password "$SHOP_DB_PASSWORD"
+    # the molecule/switchover instances (after `molecule converge -s switchover`; molecule prints the
+    # inventory path, /root/.ansible/tmp/molecule.<id>.switchover/inventory):
+    .venv/bin/python tests/benchmarks/switchover.py --container molecule-sw-app \\
+        --inventory /root/.ansible/tmp/molecule.<id>.switchover/inventory --password molecule-shop-secret-000
 """
 
 import argparse
