@@ -49,6 +49,8 @@ class Load:
         self.host = host
         self.stop = threading.Event()
         self.records = []
+        self.errors = {}
+        self.keepalive_retries = 0
         self.lock = threading.Lock()
         self.context = ssl.create_default_context()
         self.context.check_hostname = False
@@ -59,24 +61,44 @@ class Load:
         return http.client.HTTPSConnection(self.host, 443, timeout=30, context=self.context)
 
     def run(self, number):
-        connection = self.connect()
+        connection, reused = self.connect(), False
         count = number
         while not self.stop.is_set():
             method, path, body = REQUESTS[count % len(REQUESTS)]
             count += 1
             started = time.monotonic()
-            try:
-                headers = {"Content-Type": "application/json"} if body else {}
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                ok = 200 <= response.status < 300
-            except (OSError, http.client.HTTPException):
-                ok = False
-                connection.close()
-                connection = self.connect()
+            ok = False
+            # One retry, as HTTP clients do, only when nginx closed an idle keep-alive
+            # connection (a reload does that) before the request reached it.
+            for _attempt in range(2):
+                try:
+                    headers = {"Content-Type": "application/json"} if body else {}
+                    connection.request(method, path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    response.read()
+                    ok = 200 <= response.status < 300
+                    reused = True
+                    break
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
+                    connection.close()
+                    connection = self.connect()
+                    if not reused:
+                        self.note_error(error)
+                        break
+                    reused = False
+                    with self.lock:
+                        self.keepalive_retries += 1
+                except (OSError, http.client.HTTPException) as error:
+                    self.note_error(error)
+                    connection.close()
+                    connection, reused = self.connect(), False
+                    break
             with self.lock:
                 self.records.append((started, time.monotonic() - started, ok))
+
+    def note_error(self, error):
+        with self.lock:
+            self.errors[type(error).__name__] = self.errors.get(type(error).__name__, 0) + 1
 
     def start(self):
         for thread in self.threads:
@@ -139,7 +161,8 @@ def main():
         load.records,
         [("before", begin, playbook_start), ("during", playbook_start, playbook_end), ("after", playbook_end, end)],
     )
-    print(f"failed requests in all: {failed}")
+    print(f"failed requests in all: {failed}; connection errors: {load.errors or 'none'}")
+    print(f"requests retried once after nginx closed an idle keep-alive connection: {load.keepalive_retries}")
     return 0 if playbook_rc == 0 else 1
 
 
