@@ -1,0 +1,60 @@
+"""switchover.yml refuses a plan it cannot carry out safely, before PgBouncer is paused or anything changes."""
+
+import pytest
+from conftest import on_host, playbook
+
+
+def primary():
+    return next(host for host in ("db1", "db2") if on_host(host, PRIMARY_CHECK) == "f")
+
+
+PRIMARY_CHECK = "runuser -u postgres -- psql -XAtqc 'SELECT pg_is_in_recovery()' 2>/dev/null || echo down"
+
+
+PAUSED_CHECK = """python3 -c '
+import psycopg2
+connection = psycopg2.connect(host="127.0.0.1", port=6432, dbname="pgbouncer", user="pgbouncer_admin",
+                              password="lab-pgbouncer-admin-0001")
+connection.autocommit = True
+cursor = connection.cursor()
+cursor.execute("SHOW DATABASES")
+names = [column.name for column in cursor.description]
+print(sum(row[names.index("paused")] for row in cursor.fetchall()))
+'"""
+
+
+def pools_paused():
+    """Whether any database of the PgBouncer on app1 is paused."""
+    return on_host("app1", PAUSED_CHECK) != "0"
+
+
+def refused(*extra):
+    before = primary()
+    rc, out = playbook("playbooks/switchover.yml", *extra, timeout=300)
+    assert rc != 0
+    assert primary() == before
+    assert not pools_paused()
+    return out
+
+
+def test_the_current_primary_as_target_is_refused():
+    out = refused("-e", f"switchover_target={primary()}")
+    assert "is already the primary" in out
+
+
+def test_a_target_outside_the_cluster_is_refused():
+    out = refused("-e", "switchover_target=app1")
+    assert "is not a member of group 'postgres'" in out
+
+
+@pytest.fixture
+def standby_down():
+    standby = "db2" if primary() == "db1" else "db1"
+    on_host(standby, "pg_ctlcluster 15 main stop -m fast")
+    yield standby
+    on_host(standby, "pg_ctlcluster 15 main start")
+
+
+def test_no_healthy_standby_stops_before_pause(standby_down):
+    out = refused()
+    assert "there is no healthy standby" in out
