@@ -34,6 +34,15 @@ SELECT substr(application_name, %(offset)s) AS name,
 """
 
 
+def switchover_credentials_argument_spec():
+    """The login both halves of a switchover use on the database hosts (the signal and the poll)."""
+    return {
+        "switchover_user": {"type": "str", "required": True},
+        "switchover_password": {"type": "str", "required": True, "no_log": True},
+        "switchover_db": {"type": "str", "default": "postgres"},
+    }
+
+
 def signal_application_name(name):
     """The application_name a PgBouncer host holds on the old primary while it is paused (pure)."""
     return SIGNAL_PREFIX + name

@@ -172,6 +172,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
     signal_decision,
     signal_name_error,
     signals_query_args,
+    switchover_credentials_argument_spec,
 )
 
 if HAS_PSYCOPG2:
@@ -214,12 +215,10 @@ def read_signals(conn):
 
 def main():
     argument_spec = postgres_common_argument_spec()
+    argument_spec.update(switchover_credentials_argument_spec())
     argument_spec.update(
         old_primary_host={"type": "str", "required": True},
         old_primary_port={"type": "int", "default": 5432},
-        switchover_user={"type": "str", "required": True},
-        switchover_password={"type": "str", "required": True, "no_log": True},
-        switchover_db={"type": "str", "default": "postgres"},
         bouncers={"type": "list", "elements": "str", "required": True},
         signal_timeout={"type": "float", "default": 10},
         catchup_timeout={"type": "float", "default": 3},

@@ -157,6 +157,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
     bounds_error,
     signal_application_name,
     signal_name_error,
+    switchover_credentials_argument_spec,
 )
 
 if HAS_PSYCOPG2:
@@ -240,14 +241,12 @@ class TargetPoller:
 
 def main():
     argument_spec = pgbouncer_common_argument_spec()
+    argument_spec.update(switchover_credentials_argument_spec())
     argument_spec.update(
         old_primary_host={"type": "str", "required": True},
         target_host={"type": "str", "required": True},
         old_primary_port={"type": "int", "default": 5432},
         target_port={"type": "int", "default": 5432},
-        switchover_user={"type": "str", "required": True},
-        switchover_password={"type": "str", "required": True, "no_log": True},
-        switchover_db={"type": "str", "default": "postgres"},
         signal_name={"type": "str", "required": True},
         staged_config={"type": "path", "required": True},
         config={"type": "path", "default": "/etc/pgbouncer/pgbouncer.ini"},
