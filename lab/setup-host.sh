@@ -56,6 +56,8 @@ else
   mv "$CONTAINERS_CONF.new" "$CONTAINERS_CONF"
 fi
 
+"$ROOT/lab/podman-recover.sh"
+
 stamp=$VENV/.requirements.sha256
 wanted=$(cat "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)
 if [[ ! -x $VENV/bin/python || $(cat "$stamp" 2>/dev/null) != "$wanted" ]]; then
