@@ -24,6 +24,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 ORDER = json.dumps({"customer": "load", "items": [{"sku": "STICKER-PACK", "qty": 1}]})
+LOG = REPO / ".cache" / "logs" / "deploy_under_load-playbook.log"
+# How a request fails when the server closed the reused connection before reading it.
+KEEPALIVE_CLOSED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError)
 REQUESTS = [("GET", "/api/catalog", None), ("GET", "/healthz", None), ("POST", "/api/orders", ORDER)]
 
 
@@ -49,7 +52,7 @@ class Load:
         self.host = host
         self.stop = threading.Event()
         self.records = []
-        self.errors = {}
+        self.errors = []  # (wall-clock time, request, what happened)
         self.keepalive_retries = 0
         self.lock = threading.Lock()
         self.context = ssl.create_default_context()
@@ -69,7 +72,9 @@ class Load:
             started = time.monotonic()
             ok = False
             # One retry, as HTTP clients do, only when nginx closed an idle keep-alive
-            # connection (a reload does that) before the request reached it.
+            # connection (a reload does that) before the request reached it: the
+            # request then fails on a reused connection before any response byte,
+            # as a reset, a broken pipe or, with TLS, an EOF without close_notify.
             for _attempt in range(2):
                 try:
                     headers = {"Content-Type": "application/json"} if body else {}
@@ -77,28 +82,30 @@ class Load:
                     response = connection.getresponse()
                     response.read()
                     ok = 200 <= response.status < 300
+                    if not ok:
+                        self.note_error(started, method, path, f"HTTP {response.status}")
                     reused = True
                     break
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
+                except KEEPALIVE_CLOSED as error:
                     connection.close()
                     connection = self.connect()
                     if not reused:
-                        self.note_error(error)
+                        self.note_error(started, method, path, f"{type(error).__name__}: {error}")
                         break
                     reused = False
                     with self.lock:
                         self.keepalive_retries += 1
                 except (OSError, http.client.HTTPException) as error:
-                    self.note_error(error)
+                    self.note_error(started, method, path, f"{type(error).__name__}: {error}")
                     connection.close()
                     connection, reused = self.connect(), False
                     break
             with self.lock:
                 self.records.append((started, time.monotonic() - started, ok))
 
-    def note_error(self, error):
+    def note_error(self, started, method, path, what):
         with self.lock:
-            self.errors[type(error).__name__] = self.errors.get(type(error).__name__, 0) + 1
+            self.errors.append((time.time() - (time.monotonic() - started), f"{method} {path}", what))
 
     def start(self):
         for thread in self.threads:
@@ -148,6 +155,8 @@ def main():
             check=False,
         )
         playbook_rc = result.returncode
+        LOG.parent.mkdir(parents=True, exist_ok=True)
+        LOG.write_text(result.stdout + result.stderr)
         if playbook_rc != 0:
             sys.stderr.write(result.stdout[-4000:])
     except subprocess.TimeoutExpired:
@@ -156,12 +165,15 @@ def main():
     time.sleep(max(0, min(args.after, deadline - time.monotonic())))
     load.finish()
     end = time.monotonic()
-    print(f"playbook: {' '.join(args.playbook)} -> rc {playbook_rc} in {playbook_end - playbook_start:.1f} s")
+    print(f"playbook: {' '.join(args.playbook)} -> rc {playbook_rc} in {playbook_end - playbook_start:.1f} s ({LOG})")
     failed = report(
         load.records,
         [("before", begin, playbook_start), ("during", playbook_start, playbook_end), ("after", playbook_end, end)],
     )
-    print(f"failed requests in all: {failed}; connection errors: {load.errors or 'none'}")
+    print(f"failed requests in all: {failed}")
+    for when, request, what in load.errors[:20]:
+        stamp = time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1000):03d}"
+        print(f"  {stamp}  {request:<18} {what}")
     print(f"requests retried once after nginx closed an idle keep-alive connection: {load.keepalive_retries}")
     return 0 if playbook_rc == 0 else 1
 

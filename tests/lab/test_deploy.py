@@ -5,6 +5,9 @@ tests/benchmarks/deploy_under_load.py, not asserted here.
 """
 
 import importlib.util
+import re
+import shutil
+import subprocess
 
 from conftest import REPO, on_host, playbook, release_of
 
@@ -45,3 +48,64 @@ def test_a_rolling_deploy_under_load_switches_every_server_and_can_go_back():
         assert len(served) > 100, "the platform stopped serving during the deploy"
         assert {host: release_of(host) for host in APP_SERVERS} == {"app1": version, "app2": version}
         assert on_host("lb1", "webstack-upstream status") == "app1 active\napp2 active"
+
+
+def build_release(tmp_path, version, path, old, new):
+    """A copy of the lab's wheelhouse plus release VERSION of the shop, with OLD replaced by NEW in PATH."""
+    source = tmp_path / "src"
+    leftovers = shutil.ignore_patterns("build", "__pycache__", "*.egg-info")
+    shutil.copytree(REPO / "examples" / "shop", source, ignore=leftovers)
+    changed = source / "shop" / path
+    assert old in changed.read_text()
+    changed.write_text(changed.read_text().replace(old, new, 1))
+    project = source / "pyproject.toml"
+    project.write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', project.read_text()))
+    wheelhouse = tmp_path / "wheelhouse"
+    shutil.copytree(REPO / ".cache" / "wheelhouse", wheelhouse)
+    builder = REPO / ".cache" / "venvs" / "wheelhouse-py" / "bin" / "python"
+    subprocess.run(
+        [builder, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", wheelhouse, source], check=True, timeout=300
+    )
+    return f"uvicorn_app_wheelhouse={wheelhouse} celery_app_wheelhouse={wheelhouse}"
+
+
+def test_a_release_that_never_gets_ready_is_rolled_back_and_stops_the_rollout(tmp_path):
+    wheelhouse = build_release(tmp_path, "1.0.99", "web.py", "ready = all(", "ready = False and all(")
+    before = {host: release_of(host) for host in APP_SERVERS}
+    rc, out = playbook(
+        "playbooks/deploy.yml",
+        "-e",
+        "deploy_version=1.0.99 uvicorn_ready_retries=15 uvicorn_ready_delay=1",
+        "-e",
+        wheelhouse,
+    )
+    assert rc != 0
+    assert "app1 failed to switch to 1.0.99" in " ".join(out.split())
+    # app1 switched, never got ready, went back; app2 and the workers were never switched.
+    assert {host: release_of(host) for host in APP_SERVERS} == before
+    assert on_host("app1", "readlink /srv/shop/previous") == "/srv/shop/releases/1.0.99"
+    assert on_host("worker1", "readlink /srv/shop/current") == f"/srv/shop/releases/{before['app2']}"
+    assert on_host("lb1", "webstack-upstream status") == "app1 active\napp2 active"
+
+
+def test_workers_that_never_get_ready_are_rolled_back(tmp_path):
+    # The workers of 1.0.98 exit at start; its web app and beat are fine.
+    anchor = "from celery import Celery\n"
+    crash = 'import sys\nif "worker" in sys.argv:\n    raise SystemExit("built never to get ready")\n'
+    wheelhouse = build_release(tmp_path, "1.0.98", "celery_app.py", anchor, anchor + crash)
+    before = on_host("worker1", "readlink /srv/shop/current")
+    rc, out = playbook(
+        "playbooks/deploy.yml",
+        "--limit",
+        "worker1",
+        "-e",
+        "deploy_version=1.0.98 celery_ready_retries=10 celery_ready_delay=1",
+        "-e",
+        wheelhouse,
+    )
+    assert rc != 0
+    assert "The workers of worker1 failed to switch to 1.0.98" in " ".join(out.split())
+    assert "celery-default.service" in out  # named as not ready
+    assert on_host("worker1", "readlink /srv/shop/current") == before
+    assert on_host("worker1", "readlink /srv/shop/previous") == "/srv/shop/releases/1.0.98"
+    assert on_host("worker1", "systemctl is-active celery-default celery-beat") == "active\nactive"

@@ -108,6 +108,25 @@ def test_restart_mid_task_finishes_the_task_once(host):
     assert sql(host, f"SELECT executions FROM task_runs WHERE token = '{token}'") == "1"
 
 
+def test_a_batch_survives_a_restart_of_every_worker_and_runs_each_task_once(host):
+    batch = f"batch-{uuid.uuid4().hex[:8]}"
+    tokens = [f"{batch}-{n:02d}" for n in range(20)]
+    # 20 tasks of 1.5 s on queue default (concurrency 2): about 15 s of work.
+    send(host, f"from shop.tasks import slow_task\nfor token in {tokens!r}: slow_task.delay(1.5, token)")
+
+    def finished():
+        return int(sql(host, f"SELECT count(*) FROM task_runs WHERE token LIKE '{batch}-%'"))
+
+    assert wait_for(lambda: finished() >= 2, 20), "the batch did not start"
+    host.check_output("systemctl restart " + " ".join(f"celery-{queue}.service" for queue in QUEUES))
+    done_at_restart = finished()
+    assert done_at_restart < len(tokens), "the batch ended before the restart; make the tasks longer"
+    assert wait_for(lambda: finished() == len(tokens), 60), f"only {finished()} of {len(tokens)} tasks finished"
+    time.sleep(3)  # a task delivered twice would show up now
+    runs = sql(host, f"SELECT token, executions FROM task_runs WHERE token LIKE '{batch}-%' ORDER BY token")
+    assert runs.splitlines() == [f"{token}|1" for token in tokens]
+
+
 def preflight(*extra):
     """The role against an inventory of local hosts, in check mode; the preflight must stop it."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".cache" / "collections"), ANSIBLE_FORCE_COLOR="0")
