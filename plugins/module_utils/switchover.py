@@ -3,8 +3,10 @@
 
 """The contract between the two halves of a switchover's critical section.
 
-pgbouncer_switchover (on every PgBouncer host) pauses its pools and then signals "paused" by holding a
-connection to the old primary whose application_name is SIGNAL_PREFIX + its name. pg_switchover_promote
+pgbouncer_switchover (on every PgBouncer host) first holds a connection to the old primary named
+READY_PREFIX + its name and waits until every PgBouncer host of the switchover holds one (a barrier, so
+that the pools pause together however far apart Ansible started the hosts); it then pauses its pools and
+signals "paused" by renaming that connection to SIGNAL_PREFIX + its name. pg_switchover_promote
 (on the target standby) promotes only once every expected signal is there, and only while the oldest
 pause is young enough that no bouncer can have given up and resumed on the old primary:
 
@@ -20,17 +22,26 @@ Everything here is a plain function so that the bounds can be unit tested withou
 import re
 
 SIGNAL_PREFIX = "webstack-switchover-paused:"
+READY_PREFIX = "webstack-switchover-ready:"
 # PostgreSQL keeps NAMEDATALEN - 1 = 63 bytes of application_name.
 MAX_SIGNAL_NAME = 63 - len(SIGNAL_PREFIX)
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 SAFETY_MARGIN = 2.0
 
+# The age of a signal counts from its rename (the connection's last statement), that is from just after PAUSE.
 SIGNALS_SQL = """
 SELECT substr(application_name, %(offset)s) AS name,
-       extract(epoch FROM clock_timestamp() - min(backend_start))::float8 AS age
+       extract(epoch FROM clock_timestamp() - min(state_change))::float8 AS age
   FROM pg_stat_activity
  WHERE application_name LIKE %(pattern)s
  GROUP BY 1
+"""
+
+# Hosts at the barrier or past it (names never hold ':', see SIGNAL_NAME_RE).
+PEERS_SQL = """
+SELECT DISTINCT split_part(application_name, ':', 2)
+  FROM pg_stat_activity
+ WHERE application_name LIKE %(ready)s OR application_name LIKE %(paused)s
 """
 
 
@@ -48,8 +59,26 @@ def signal_application_name(name):
     return SIGNAL_PREFIX + name
 
 
+def ready_application_name(name):
+    """The application_name a PgBouncer host holds on the old primary while it waits at the barrier (pure)."""
+    return READY_PREFIX + name
+
+
+def _like(prefix):
+    return prefix.replace("_", r"\_") + "%"
+
+
 def signals_query_args():
-    return {"offset": len(SIGNAL_PREFIX) + 1, "pattern": SIGNAL_PREFIX.replace("_", r"\_") + "%"}
+    return {"offset": len(SIGNAL_PREFIX) + 1, "pattern": _like(SIGNAL_PREFIX)}
+
+
+def peers_query_args():
+    return {"ready": _like(READY_PREFIX), "paused": _like(SIGNAL_PREFIX)}
+
+
+def barrier_missing(peers, seen):
+    """The peers not yet at the barrier (pure): peers is every PgBouncer host, seen the names found there."""
+    return sorted(set(peers) - set(seen))
 
 
 def signal_name_error(name):

@@ -9,9 +9,12 @@ version_added: 0.1.0
 description:
   - The PgBouncer half of the critical section of a planned switchover; the other half is
     M(opsforge.webstack.pg_switchover_promote) on the target standby. Both run at the same time as async jobs.
-  - Connects to the admin console and to O(target_host) first, then issues PAUSE (at most O(pause_wait)
-    seconds). Once paused, it signals by opening a connection to O(old_primary_host) with
-    C(application_name=webstack-switchover-paused:<signal_name>) and holding it open.
+  - Connects to the admin console, to O(target_host) and to O(old_primary_host) first (with
+    C(application_name=webstack-switchover-ready:<signal_name>)). With O(peers), it then waits at most
+    O(barrier_timeout) seconds until every peer holds such a connection too, so that all PgBouncer hosts
+    pause at the same moment however far apart Ansible started them.
+  - It then issues PAUSE (at most O(pause_wait) seconds) and, once paused, signals by renaming its
+    connection on O(old_primary_host) to C(application_name=webstack-switchover-paused:<signal_name>).
   - It then asks O(target_host) every O(poll_interval_ms) milliseconds whether it is still in recovery. As soon
     as it is a primary, it renames O(staged_config) over O(config) (an atomic rename), issues RELOAD and RESUME.
   - RESUME always follows PAUSE, on error as well. When the target is not a primary O(pause_timeout) seconds
@@ -81,8 +84,19 @@ options:
       - Keep PgBouncer's C(query_wait_timeout) above it, so that no client waiting in the pause is dropped.
     type: float
     default: 15
+  peers:
+    description:
+      - Signal names of every PgBouncer host in this switchover, this one included (usually the group's
+        inventory hostnames). PAUSE waits until all of them are connected and ready. Empty: no barrier.
+    type: list
+    elements: str
+    default: []
+  barrier_timeout:
+    description: Seconds to wait for O(peers); when one is missing after that, the module fails without pausing.
+    type: float
+    default: 10
   poll_interval_ms:
-    description: Milliseconds between two questions to the target.
+    description: Milliseconds between two questions to the target (or to the old primary at the barrier).
     type: int
     default: 20
 notes:
@@ -104,6 +118,7 @@ EXAMPLES = r"""
     switchover_user: switchover
     switchover_password: "{{ postgresql_switchover_password }}"
     signal_name: "{{ inventory_hostname }}"
+    peers: "{{ groups['pgbouncer'] }}"
     staged_config: /etc/pgbouncer/pgbouncer.ini.next
   become: true
   async: 60
@@ -123,11 +138,11 @@ pause_ms:
   type: int
   sample: 182
 timings:
-  description: Milliseconds for C(pause) (PAUSE answered), C(promotion) (until the target was a primary),
-    C(switch) (rename and RELOAD) and C(resume).
+  description: Milliseconds for C(barrier) (until every peer was ready, before PAUSE), C(pause) (PAUSE
+    answered), C(promotion) (until the target was a primary), C(switch) (rename and RELOAD) and C(resume).
   returned: always
   type: dict
-  sample: {"pause": 3, "promotion": 160, "switch": 6, "resume": 1}
+  sample: {"barrier": 840, "pause": 3, "promotion": 160, "switch": 6, "resume": 1}
 msg:
   description: What the module did.
   returned: always
@@ -154,7 +169,11 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     ensure_psycopg2,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
+    PEERS_SQL,
+    barrier_missing,
     bounds_error,
+    peers_query_args,
+    ready_application_name,
     signal_application_name,
     signal_name_error,
     switchover_credentials_argument_spec,
@@ -172,6 +191,15 @@ def validate_params(params):
     error = signal_name_error(params.get("signal_name"))
     if error:
         return error + "."
+    peers = params.get("peers") or []
+    for peer in peers:
+        error = signal_name_error(peer)
+        if error:
+            return f"peers: {error}."
+    if peers and params["signal_name"] not in peers:
+        return f"peers must include this host's signal_name {params['signal_name']!r} (got {', '.join(peers)})."
+    if params.get("barrier_timeout", 10) <= 0:
+        return f"barrier_timeout must be positive (got {params['barrier_timeout']})."
     if (params.get("old_primary_host"), params.get("old_primary_port")) == (
         params.get("target_host"),
         params.get("target_port"),
@@ -199,6 +227,26 @@ def server_kwargs(params, host, port, application_name):
     )
     kwargs.update(application_name=application_name, options=STATEMENT_OPTIONS)
     return kwargs
+
+
+def peers_ready(conn):
+    """Signal names at the barrier or past it, as seen on the old primary."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(PEERS_SQL, peers_query_args())
+        return {row[0] for row in cursor.fetchall()}
+    finally:
+        cursor.close()
+
+
+def wait_for_peers(conn, params):
+    """Wait at the barrier; the peers still missing when it gave up (empty when all came)."""
+    deadline = time.monotonic() + params["barrier_timeout"]
+    missing = barrier_missing(params["peers"], peers_ready(conn))
+    while missing and time.monotonic() < deadline:
+        time.sleep(params["poll_interval_ms"] / 1000.0)
+        missing = barrier_missing(params["peers"], peers_ready(conn))
+    return missing
 
 
 def is_primary(conn):
@@ -252,6 +300,8 @@ def main():
         config={"type": "path", "default": "/etc/pgbouncer/pgbouncer.ini"},
         pause_wait={"type": "float", "default": 3},
         pause_timeout={"type": "float", "default": 15},
+        peers={"type": "list", "elements": "str", "default": []},
+        barrier_timeout={"type": "float", "default": 10},
         poll_interval_ms={"type": "int", "default": 20},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -279,21 +329,50 @@ def main():
         )
     if poller.last_error:
         module.fail_json(msg=f"Cannot ask the target {params['target_host']}: {poller.last_error}. Nothing was paused.")
-    signal_kwargs = server_kwargs(
-        params, params["old_primary_host"], params["old_primary_port"], signal_application_name(params["signal_name"])
-    )
+    try:
+        signal = psycopg2.connect(
+            **server_kwargs(
+                params,
+                params["old_primary_host"],
+                params["old_primary_port"],
+                ready_application_name(params["signal_name"]),
+            )
+        )
+        signal.autocommit = True
+    except psycopg2.Error as exc:
+        poller.close()
+        module.fail_json(
+            msg=f"Cannot reach the old primary {params['old_primary_host']}: {str(exc).strip()}. Nothing was paused."
+        )
     console = open_admin_console(module)
     target = console.describe()
     if module.check_mode:
+        signal.close()
         poller.close()
         console.close()
         result.update(changed=True, msg=f"would pause {target}, signal, wait for {params['target_host']} and switch")
         module.exit_json(**result)
 
     interval = params["poll_interval_ms"] / 1000.0
-    signal = None
     paused = False
     failure = None
+    if params["peers"]:
+        phase = time.monotonic()
+        try:
+            missing = wait_for_peers(signal, params)
+        except psycopg2.Error as exc:
+            missing, failure = None, f"lost the old primary at the barrier: {str(exc).strip()}"
+        timings["barrier"] = elapsed_ms(phase)
+        if missing:
+            failure = (
+                f"{', '.join(missing)} did not reach the barrier within {params['barrier_timeout']:g} s"
+                " (not started, or cannot reach the old primary)"
+            )
+        if failure:
+            signal.close()
+            poller.close()
+            console.close()
+            module.fail_json(msg=f"Switchover on PgBouncer {target}: {failure}; nothing was paused.", **result)
     start = time.monotonic()
     try:
         try:
@@ -311,7 +390,9 @@ def main():
 
         if failure is None:
             try:
-                signal = psycopg2.connect(**signal_kwargs)
+                cursor = signal.cursor()
+                cursor.execute("SET application_name = %s", (signal_application_name(params["signal_name"]),))
+                cursor.close()
             except psycopg2.Error as exc:
                 failure = f"could not signal on the old primary {params['old_primary_host']}: {str(exc).strip()}"
 

@@ -173,12 +173,27 @@ def test_promoter_refuses_when_a_bouncer_never_pauses_and_the_bouncer_resumes(la
     staged.unlink()
 
 
+def test_a_bouncer_whose_peer_never_comes_pauses_nothing(lab, cluster):
+    live, staged = stage(lab, STANDBY_PORT)
+    before = live.read_text()
+    res = lab.module(
+        "pgbouncer_switchover", bouncer_args(lab, cluster, live, staged, peers=["app1", "ghost"], barrier_timeout=1)
+    )
+    assert res["failed"] and "ghost did not reach the barrier within 1 s" in res["msg"]
+    assert "nothing was paused" in res["msg"] and "pause_ms" not in res
+    assert live.read_text() == before and served_by() == (PRIMARY_PORT, False)
+    rows = lab.sql(PRIMARY_PORT, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'webstack-%%'")
+    assert rows == [(0,)]
+    staged.unlink()
+
+
 def test_switchover_under_writes_loses_nothing(lab, cluster):
     live, staged = stage(lab, STANDBY_PORT)
     writer = Writer()
     writer.start()
     time.sleep(1)
-    promoted, paused = both(lab, promote_args(lab, ["app1"]), bouncer_args(lab, cluster, live, staged))
+    pause = bouncer_args(lab, cluster, live, staged, peers=["app1"])
+    promoted, paused = both(lab, promote_args(lab, ["app1"]), pause)
     time.sleep(1)
     writer.stop.set()
     writer.join(10)
@@ -187,6 +202,7 @@ def test_switchover_under_writes_loses_nothing(lab, cluster):
     assert promoted["changed"] is True and promoted["timeline"] == 2
     assert set(promoted["timings"]) >= {"signals", "catchup", "promote", "total"}
     assert paused["switched"] is True and isinstance(paused["pause_ms"], int)
+    assert "barrier" in paused["timings"]
     assert not staged.exists() and f"port={STANDBY_PORT}" in live.read_text()
     assert writer.errors == [] and writer.ok > 0
     assert served_by() == (STANDBY_PORT, False)

@@ -67,3 +67,19 @@ def test_caught_up():
     assert sw.caught_up(100, 100) and sw.caught_up(100, 101)
     assert not sw.caught_up(100, 99)
     assert not sw.caught_up(None, 100) and not sw.caught_up(100, None)
+
+
+def test_ready_application_name_fits_postgres_and_names_the_same_host():
+    longest = "x" * sw.MAX_SIGNAL_NAME
+    assert len(sw.ready_application_name(longest)) <= 63
+    assert sw.ready_application_name("app1").split(":", 1)[1] == sw.signal_application_name("app1").split(":", 1)[1]
+
+
+def test_peers_query_args_match_both_stages():
+    assert sw.peers_query_args() == {"ready": "webstack-switchover-ready:%", "paused": "webstack-switchover-paused:%"}
+
+
+def test_barrier_missing_lists_absent_peers_and_ignores_strangers():
+    assert sw.barrier_missing(["app1", "app2", "worker1"], {"worker1", "app1"}) == ["app2"]
+    assert sw.barrier_missing(["app1", "app2"], {"app2", "app1", "other"}) == []
+    assert sw.barrier_missing([], set()) == []

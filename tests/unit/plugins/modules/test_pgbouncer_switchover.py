@@ -15,11 +15,14 @@ GOOD = {
     "pause_wait": 3,
     "pause_timeout": 15,
     "poll_interval_ms": 20,
+    "peers": ["app1", "app2", "worker1"],
+    "barrier_timeout": 10,
 }
 
 
 def test_validate_params_accepts():
     assert mod.validate_params(GOOD) is None
+    assert mod.validate_params({**GOOD, "peers": []}) is None
 
 
 @pytest.mark.parametrize(
@@ -32,6 +35,9 @@ def test_validate_params_accepts():
         ({"pause_wait": 15}, "shorter than pause_timeout"),
         ({"pause_timeout": 0}, "pause_timeout must be positive"),
         ({"poll_interval_ms": 5000}, "poll_interval_ms"),
+        ({"peers": ["app2", "worker1"]}, "peers must include this host's signal_name 'app1'"),
+        ({"peers": ["app1", "app:2"]}, "peers: signal name 'app:2'"),
+        ({"barrier_timeout": 0}, "barrier_timeout must be positive"),
     ],
 )
 def test_validate_params_rejects(change, fragment):
