@@ -58,3 +58,34 @@ def standby_down():
 def test_no_healthy_standby_stops_before_pause(standby_down):
     out = refused()
     assert "there is no healthy standby" in out
+
+
+@pytest.fixture
+def long_transaction():
+    host = primary()
+    on_host(host, "runuser -u postgres -- sh -c \"psql -Xqc 'BEGIN; SELECT pg_sleep(120); COMMIT' >/dev/null 2>&1 &\"")
+    yield host
+    on_host(
+        host,
+        'runuser -u postgres -- psql -XAtqc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+        "WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()\"",
+    )
+
+
+def test_a_long_transaction_on_the_primary_stops_before_pause(long_transaction):
+    out = " ".join(refused("-e", "switchover_max_xact_seconds=1").split())
+    assert "more than switchover_max_xact_seconds=1" in out
+    assert "application 'psql'" in out
+
+
+@pytest.fixture
+def one_bouncer_down():
+    on_host("app2", "systemctl stop pgbouncer")
+    yield "app2"
+    on_host("app2", "systemctl start pgbouncer")
+
+
+def test_a_pgbouncer_that_is_down_stops_the_switchover_before_any_pause(one_bouncer_down):
+    out = " ".join(refused().split())
+    assert "Could not connect to the PgBouncer admin console" in out
+    assert "Launch PAUSE" not in out  # refused in the preflight, nothing launched
