@@ -87,7 +87,7 @@ options:
   peers:
     description:
       - Signal names of every PgBouncer host in this switchover, this one included (usually the group's
-        inventory hostnames). PAUSE waits until all of them are connected and ready. Empty: no barrier.
+        inventory hostnames). PAUSE waits until all of them are connected and ready. An empty list sets no barrier.
     type: list
     elements: str
     default: []
