@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -45,3 +46,13 @@ def release_of(host):
     """The release an app server runs, asked of the server itself."""
     body = on_host(host, "curl -s http://$(hostname -I | cut -d' ' -f1):8000/healthz")
     return json.loads(body)["release"]
+
+
+def psql(host, query):
+    """One query as the postgres user on a database host; its rows, unaligned."""
+    return on_host(host, f"runuser -u postgres -- timeout 60 psql -XAtqc {shlex.quote(query)} 2>/dev/null || echo down")
+
+
+def primary():
+    """The database host that is not in recovery."""
+    return next(host for host in ("db1", "db2") if psql(host, "SELECT pg_is_in_recovery()") == "f")

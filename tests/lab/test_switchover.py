@@ -1,15 +1,7 @@
 """switchover.yml refuses a plan it cannot carry out safely, before PgBouncer is paused or anything changes."""
 
 import pytest
-from conftest import on_host, playbook
-
-
-def primary():
-    return next(host for host in ("db1", "db2") if on_host(host, PRIMARY_CHECK) == "f")
-
-
-PRIMARY_CHECK = "runuser -u postgres -- psql -XAtqc 'SELECT pg_is_in_recovery()' 2>/dev/null || echo down"
-
+from conftest import on_host, playbook, primary
 
 PAUSED_CHECK = """python3 -c '
 import psycopg2
