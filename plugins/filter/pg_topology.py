@@ -78,7 +78,7 @@ def pg_topology(states, bootstrap_primary):
     elif members("running-standby", "stopped-standby"):
         result["error"] = (
             f"standbys {', '.join(members('running-standby', 'stopped-standby'))} have no primary. Promote the most "
-            "recent standby (opsforge.webstack.pg_promote, or playbooks/dr_drill.yml's failover), then run this again."
+            "recent standby (opsforge.webstack.pg_promote), then run this again."
         )
     else:
         result["primary"] = bootstrap_primary

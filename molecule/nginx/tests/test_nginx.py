@@ -220,7 +220,7 @@ def test_broken_config_never_reaches_a_reload(host):
 
 
 def test_upstream_command_drains_and_restores_directly(host):
-    # What deploy.yml and patch.yml run on each load balancer for one app server.
+    # What deploy.yml runs on each load balancer for one app server.
     assert host.check_output("webstack-upstream drain molecule-nginx-app2") == "changed"
     assert host.check_output("webstack-upstream drain molecule-nginx-app2") == "unchanged"
     assert "molecule-nginx-app2 drained" in host.check_output("webstack-upstream status")

@@ -71,16 +71,27 @@ def main(argv):
     if checked.returncode != 0:
         os.unlink(candidate.name)
         fail(f"the new upstream does not pass nginx -t, nothing changed: {checked.stderr.strip()}")
-    os.makedirs(DRAINED, exist_ok=True)
-    if state == "drain":
-        with open(marker, "w") as handle:
-            handle.write(f"{host} is drained from the nginx upstream (webstack-upstream)\n")
-    elif os.path.exists(marker):
-        os.unlink(marker)
+    was_drained = os.path.exists(marker)
+    set_marker(marker, state == "drain")
     os.replace(candidate.name, UPSTREAM)
-    subprocess.run(["systemctl", "reload", "nginx"], check=True)
+    reloaded = subprocess.run(["systemctl", "reload", "nginx"], capture_output=True, text=True, check=False)
+    if reloaded.returncode != 0:
+        # Put the files back as nginx still runs them, so that the files never claim a state nginx is not in.
+        with open(UPSTREAM, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        set_marker(marker, was_drained)
+        fail(f"nginx did not reload, nothing changed: {(reloaded.stderr or reloaded.stdout).strip()}")
     print("changed")
     return 0
+
+
+def set_marker(marker, drained):
+    os.makedirs(DRAINED, exist_ok=True)
+    if drained:
+        with open(marker, "w") as handle:
+            handle.write(f"{os.path.basename(marker)} is drained from the nginx upstream (webstack-upstream)\n")
+    elif os.path.exists(marker):
+        os.unlink(marker)
 
 
 if __name__ == "__main__":
