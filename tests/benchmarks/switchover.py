@@ -10,10 +10,10 @@ pause the modules measured. Load stops by itself after --seconds. Traffic goes o
 
     # the lab (inventories/lab; PgBouncer on app1), once it has postgresql_switchover_password:
     .venv/bin/python tests/benchmarks/switchover.py --password "$SHOP_DB_PASSWORD"
-    # the molecule/switchover instances (after `molecule converge -s switchover`; molecule prints the
-    # inventory path, /root/.ansible/tmp/molecule.<id>.switchover/inventory):
-    .venv/bin/python tests/benchmarks/switchover.py --container molecule-sw-app \\
-        --inventory /root/.ansible/tmp/molecule.<id>.switchover/inventory --password molecule-shop-secret-000
+    # the molecule/postgresql instances (after `molecule converge -s postgresql`; molecule prints the
+    # inventory path, /root/.ansible/tmp/molecule.<id>.postgresql/inventory):
+    .venv/bin/python tests/benchmarks/switchover.py --container molecule-pg-app \\
+        --inventory /root/.ansible/tmp/molecule.<id>.postgresql/inventory --password molecule-shop-secret-000
 """
 
 import argparse

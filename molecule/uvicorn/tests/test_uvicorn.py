@@ -64,7 +64,7 @@ def test_unit_runs_sandboxed_as_the_app_user(host):
     assert props["RestrictSUIDSGID"] == "yes"
     assert props["CapabilityBoundingSet"] == ""
     assert props["KillMode"] == "mixed" and props["KillSignal"] == "15"
-    assert props["TimeoutStopUSec"] == "30s"
+    assert props["TimeoutStopUSec"] == "8s"  # uvicorn_stop_timeout in vars/shop.yml
     # Every process of the unit runs as shop, with no capabilities and no_new_privs set.
     main_pid = host.check_output(f"systemctl show -p MainPID --value {UNIT}")
     status = host.file(f"/proc/{main_pid}/status").content_string

@@ -15,7 +15,7 @@ def test_signal_name_error_rejects(name):
     assert sw.signal_name_error(name)
 
 
-@pytest.mark.parametrize("name", ["app1", "molecule-sw-app", "web_1.example"])
+@pytest.mark.parametrize("name", ["app1", "molecule-pg-app", "web_1.example"])
 def test_signal_name_error_accepts(name):
     assert sw.signal_name_error(name) is None
 

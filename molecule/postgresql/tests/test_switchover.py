@@ -2,13 +2,13 @@
 
 import testinfra
 
-DB1 = testinfra.get_host("podman://molecule-sw-db1")
-DB2 = testinfra.get_host("podman://molecule-sw-db2")
-APP = testinfra.get_host("podman://molecule-sw-app")
+DB1 = testinfra.get_host("podman://molecule-pg-db1")
+DB2 = testinfra.get_host("podman://molecule-pg-db2")
+APP = testinfra.get_host("podman://molecule-pg-app")
 SHOP_PASSWORD = "molecule-shop-secret-000"
 SWITCHOVER_PASSWORD = "molecule-switchover-secret"
 
-testinfra_hosts = ["podman://molecule-sw-app"]
+testinfra_hosts = ["podman://molecule-pg-app"]
 
 
 def sql(host, query, database="postgres"):
@@ -28,7 +28,7 @@ def test_db1_is_primary_again_after_two_promotions():
 def test_db2_streams_from_db1_through_its_slot():
     assert sql(DB2, "SELECT pg_is_in_recovery()") == "t"
     assert sql(DB2, "SELECT status, sender_host, slot_name FROM pg_stat_wal_receiver") == (
-        f"streaming|{address(DB1)}|molecule_sw_db2"
+        f"streaming|{address(DB1)}|molecule_pg_db2"
     )
 
 
@@ -48,7 +48,7 @@ def test_pgbouncer_writes_to_db1_and_reads_from_db2():
 
     assert through_bouncer("shop") == f"{address(DB1)}|f"
     assert through_bouncer("shop_ro") == f"{address(DB2)}|t"
-    assert "Primary: molecule-sw-db1;" in APP.file("/etc/pgbouncer/pgbouncer.ini").content_string
+    assert "Primary: molecule-pg-db1;" in APP.file("/etc/pgbouncer/pgbouncer.ini").content_string
 
 
 def test_switchover_role_logs_in_but_reads_nothing():
