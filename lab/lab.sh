@@ -19,6 +19,7 @@ SUBNET=${WEBSTACK_LAB_SUBNET:-10.77.0.0/24}
 IMAGE=${WEBSTACK_LAB_IMAGE:-localhost/opsforge-webstack-base}
 SUITE=bookworm
 LABEL=opsforge.lab=webstack
+APT_CACHE=$("$ROOT/lab/apt-cache.sh" address)
 # Everything every host needs before Ansible can manage it; roles install the rest.
 IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,iproute2,procps,acl,locales,tzdata
 
@@ -31,7 +32,8 @@ command -v podman >/dev/null || die "podman is missing; './dev setup' installs i
 
 # The recipe's hash names the image, so a changed recipe builds a new one.
 recipe_tag() {
-  printf '%s\n' "$SUITE" "$IMAGE_PACKAGES" "$(declare -f build_image configure_rootfs)" | sha256sum | cut -c1-12
+  printf '%s\n' "$SUITE" "$IMAGE_PACKAGES" "$APT_CACHE" "$(declare -f build_image configure_rootfs)" |
+    sha256sum | cut -c1-12
 }
 
 configure_rootfs() {
@@ -45,6 +47,19 @@ configure_rootfs() {
   : >"$rootfs/etc/machine-id"
   # Containers run with --no-hosts, so /etc/hosts is the image's own file.
   printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$rootfs/etc/hosts"
+  # apt asks for the controller's package cache (lab/apt-cache.sh) before it downloads, and
+  # goes straight to the mirror when the cache does not answer.
+  install -D -m 0755 /dev/stdin "$rootfs/usr/local/lib/webstack-lab/apt-proxy" <<SCRIPT
+#!/bin/sh
+# The lab image's apt proxy: the controller's package cache when it answers, else none.
+if timeout 1 bash -c 'exec 3<>/dev/tcp/${APT_CACHE%:*}/${APT_CACHE#*:}' 2>/dev/null; then
+  echo http://$APT_CACHE
+else
+  echo DIRECT
+fi
+SCRIPT
+  echo 'Acquire::http::Proxy-Auto-Detect "/usr/local/lib/webstack-lab/apt-proxy";' \
+    >"$rootfs/etc/apt/apt.conf.d/01webstack-lab-cache"
   echo "en_US.UTF-8 UTF-8" >"$rootfs/etc/locale.gen"
   chroot "$rootfs" locale-gen >/dev/null
   # A container has no consoles and no hardware to wait for.
@@ -62,7 +77,9 @@ build_image() {
   # shellcheck disable=SC2064 # expand now: the path is fixed
   trap "rm -rf '$rootfs'" EXIT
   say "building image $IMAGE:$tag from $MIRROR (about a minute)"
-  if ! debootstrap --variant=minbase --include="$IMAGE_PACKAGES" "$SUITE" "$rootfs" "$MIRROR" \
+  # Through the package cache too, when it runs.
+  if ! http_proxy=$(ss -Hltn "src 127.0.0.1:${APT_CACHE#*:}" | grep -q . && echo "http://127.0.0.1:${APT_CACHE#*:}") \
+    debootstrap --variant=minbase --include="$IMAGE_PACKAGES" "$SUITE" "$rootfs" "$MIRROR" \
     >"$rootfs.log" 2>&1; then
     tail -n 20 "$rootfs.log" >&2
     rm -f "$rootfs.log"

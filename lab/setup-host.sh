@@ -7,9 +7,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${WEBSTACK_VENV:-$ROOT/.venv}
 # podman and runc run the lab; debootstrap builds its image; postgresql, pgbouncer
 # and redis are the real services the module and app integration tests start on
-# loopback; wrk drives the benchmarks.
+# loopback; wrk drives the benchmarks; apt-cacher-ng is the lab's package cache.
 PACKAGES=(podman runc debootstrap python3-venv python3-pip git
-  postgresql-15 pgbouncer redis-server wrk)
+  postgresql-15 pgbouncer redis-server wrk apt-cacher-ng)
 CONTAINERS_CONF=/etc/containers/containers.conf.d/50-opsforge-webstack.conf
 
 die() { echo "setup: $*" >&2; exit 1; }
@@ -32,7 +32,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   rm -f /usr/sbin/policy-rc.d
   trap - EXIT
-  for service in postgresql pgbouncer redis-server; do
+  for service in postgresql pgbouncer redis-server apt-cacher-ng; do
     systemctl disable "$service" >/dev/null 2>&1 || update-rc.d "$service" disable >/dev/null 2>&1 || true
   done
   if pg_lsclusters -h 2>/dev/null | grep -q '^15 main'; then
@@ -57,6 +57,7 @@ else
 fi
 
 "$ROOT/lab/podman-recover.sh"
+"$ROOT/lab/apt-cache.sh" ensure
 
 stamp=$VENV/.requirements.sha256
 wanted=$(cat "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)
