@@ -5,6 +5,9 @@
 #   lab.sh status             what exists and what runs
 #   lab.sh recreate HOST      throw one host away and create it again
 #   lab.sh image              build the base image if missing; print its name
+# Ansible reaches the hosts over SSH, as it reaches production: ssh runs `sshd -i` in the
+# container through `podman exec` (inventories/lab/group_vars/all.yml), and keeps that one
+# connection open for every later task. No sshd listens in the lab.
 # Settings (environment): WEBSTACK_LAB_NETWORK (webstack-lab),
 # WEBSTACK_LAB_SUBNET (10.77.0.0/24), WEBSTACK_LAB_IMAGE (the image's name),
 # WEBSTACK_LAB_MIRROR (a Debian mirror; default: the host's own apt source).
@@ -19,9 +22,11 @@ SUBNET=${WEBSTACK_LAB_SUBNET:-10.77.0.0/24}
 IMAGE=${WEBSTACK_LAB_IMAGE:-localhost/opsforge-webstack-base}
 SUITE=bookworm
 LABEL=opsforge.lab=webstack
+# The controller's key for the lab, kept outside any clone so that every clone reuses the hosts.
+SSH_KEY=/var/lib/opsforge-webstack/lab-ssh/id_ed25519
 APT_CACHE=$("$ROOT/lab/apt-cache.sh" address)
 # Everything every host needs before Ansible can manage it; roles install the rest.
-IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,iproute2,procps,acl,locales,tzdata
+IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,iproute2,procps,acl,locales,tzdata,openssh-server
 
 die() { echo "lab: $*" >&2; exit 1; }
 say() { echo "lab: $*" >&2; }
@@ -65,6 +70,9 @@ SCRIPT
   # A container has no consoles and no hardware to wait for.
   chroot "$rootfs" systemctl mask -q getty@tty1.service console-getty.service \
     systemd-udevd.service systemd-udev-trigger.service systemd-remount-fs.service
+  # sshd runs only per connection (`sshd -i`, through podman exec), never as a listening service.
+  chroot "$rootfs" systemctl mask -q ssh.service ssh.socket
+  echo 'd /run/sshd 0755 root root -' >"$rootfs/usr/lib/tmpfiles.d/webstack-lab-sshd.conf"
   chroot "$rootfs" apt-get clean
 }
 
@@ -108,6 +116,12 @@ ensure_image() {
   echo "$IMAGE:$tag"
 }
 
+ensure_ssh_key() {
+  [[ -f $SSH_KEY ]] && return 0
+  mkdir -p -m 0700 "$(dirname "$SSH_KEY")"
+  ssh-keygen -q -t ed25519 -N '' -C opsforge-webstack-lab -f "$SSH_KEY"
+}
+
 ensure_network() {
   local clashes existing
   if podman network exists "$NETWORK"; then
@@ -130,6 +144,7 @@ ensure_network() {
 container_spec() {
   local host=$1 address=$2 image=$3
   echo "--name lab-$host --hostname $host --network $NETWORK --ip $address --no-hosts" \
+    "--volume $SSH_KEY.pub:/root/.ssh/authorized_keys:ro" \
     "--systemd=always --restart=always --label $LABEL $image /sbin/init"
 }
 
@@ -188,6 +203,7 @@ hosts() { "$PYTHON" "$ROOT/lab/labinfo.py" hosts "$INVENTORY" "$SUBNET"; }
 cmd_up() {
   local image host address
   trap 'status=$?; [[ $status -eq 0 ]] || undo_created' EXIT
+  ensure_ssh_key
   ensure_network
   image=$(ensure_image)
   while read -r host address; do
@@ -222,6 +238,7 @@ cmd_recreate() {
   local wanted=${1:?usage: lab.sh recreate HOST} image host address
   hosts | cut -d' ' -f1 | grep -qx "$wanted" ||
     die "no lab host named '$wanted'; the hosts are: $(hosts | cut -d' ' -f1 | paste -sd ' ')"
+  ensure_ssh_key
   ensure_network
   image=$(ensure_image)
   while read -r host address; do
