@@ -12,6 +12,7 @@ keeps a server connection busy, and the caller must be able to give up.
 import contextlib
 import select
 import time
+from typing import Any, Optional
 
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
@@ -135,7 +136,13 @@ class AdminConsole:
             self.conn = None
 
 
-def resume(params, timeout, statement="RESUME", console=None, attempts=1):
+def resume(
+    params: dict[str, Any],
+    timeout: float,
+    statement: str = "RESUME",
+    console: Optional["AdminConsole"] = None,
+    attempts: int = 1,
+) -> Optional[str]:
     """RESUME on the open console, else (or after a failure) on fresh ones; an error text or None.
 
     "not paused" counts as done: whatever was paused is running again.

@@ -12,6 +12,7 @@ import contextlib
 import re
 import time
 import traceback
+from typing import Any, Callable, Optional, TypeVar
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -26,6 +27,9 @@ except ImportError:  # pragma: no cover - exercised only where psycopg2 is missi
     PSYCOPG2_IMP_ERR = traceback.format_exc()
     HAS_PSYCOPG2 = False
 
+
+T = TypeVar("T")
+Params = dict[str, Any]
 
 DEFAULT_SOCKET_DIR = "/var/run/postgresql"
 # Used when a password has to be shown (check mode, error messages).
@@ -74,7 +78,7 @@ def ensure_psycopg2(module):
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMP_ERR)
 
 
-def server_host(params):
+def server_host(params: Params) -> str:
     """Where to connect: login_host, or the unix socket directory when the host is empty or localhost (pure).
 
     As in community.postgresql, login_unix_socket wins over login_host=localhost.
@@ -86,7 +90,7 @@ def server_host(params):
     return socket_dir or DEFAULT_SOCKET_DIR
 
 
-def connection_kwargs(params, dbname=None, default_port=5432):
+def connection_kwargs(params: Params, dbname: Optional[str] = None, default_port: int = 5432) -> Params:
     """Build psycopg2.connect() keyword arguments from module params (pure).
 
     The one builder for every connection the modules open; TLS options are passed only when set.
@@ -105,7 +109,15 @@ def connection_kwargs(params, dbname=None, default_port=5432):
     return kwargs
 
 
-def login_params(params, host, port, user, password, dbname="postgres", connect_timeout=None):
+def login_params(
+    params: Params,
+    host: str,
+    port: int,
+    user: str,
+    password: Optional[str],
+    dbname: str = "postgres",
+    connect_timeout: Optional[int] = None,
+) -> Params:
     """Module params for another server reached with other credentials, keeping the TLS options (pure)."""
     return {
         **params,
@@ -159,7 +171,14 @@ def failing_on_db_error(module, conn, action, hint):
         conn.close()
 
 
-def poll_new_connections(params, look, deadline, interval, connect_error, query_error):
+def poll_new_connections(
+    params: Params,
+    look: Callable[[Any], tuple[Optional[T], Optional[str]]],
+    deadline: float,
+    interval: float,
+    connect_error: str,
+    query_error: str,
+) -> tuple[Optional[T], Optional[str]]:
     """Poll with a new connection each time until look(conn) returns (value, None); return (value, last seen).
 
     look returns (value, None) when done, or (None, what it saw). A failed connection or query is what was
@@ -419,7 +438,7 @@ def elapsed_ms(start):
     return round((time.monotonic() - start) * 1000)
 
 
-def poll_until(probe, done, deadline, interval):
+def poll_until(probe: Callable[[], T], done: Callable[[T], bool], deadline: float, interval: float) -> T:
     """Call probe() until done(its value) or the deadline (a time.monotonic() value) passes; return the last value.
 
     The probe always runs at least once, and once more after the last sleep, so a deadline in the past
@@ -432,7 +451,7 @@ def poll_until(probe, done, deadline, interval):
         time.sleep(interval)
 
 
-def accepts_writes(conn):
+def accepts_writes(conn: Any) -> bool:
     """Does the server accept writes now: out of recovery, read-write, and able to assign a transaction ID?
 
     pg_is_in_recovery() alone is not enough: it turns false before a promoted server takes writes from every
