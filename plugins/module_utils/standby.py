@@ -237,6 +237,17 @@ def rewind_credentials(params):
     return params["replication_user"], params.get("rewind_password") or params.get("replication_password")
 
 
+def password_env(action, params):
+    """The environment of the commands run as the cluster's owner: the password of the source (pure).
+
+    pg_basebackup and pg_rewind read PGPASSWORD, so the password is never on a command line.
+    """
+    password = params.get("replication_password") if action == CLONE else None
+    if action == REWIND:
+        password = rewind_credentials(params)[1]
+    return {"PGPASSWORD": password} if password else {}
+
+
 def rewind_command(bin_dir, data_dir, params, config_file=None):
     """pg_rewind argv; the password is not in it (pure)."""
     user, _password = rewind_credentials(params)

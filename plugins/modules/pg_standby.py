@@ -227,7 +227,6 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.node_state impor
     read_wal_receiver,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
     elapsed_ms,
     ensure_psycopg2,
     mask_secrets,
@@ -237,9 +236,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     strip_conninfo_password,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.standby import (
-    CLONE,
     NONE,
-    REWIND,
     Refused,
     StepContext,
     StepFailed,
@@ -250,11 +247,8 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.standby import (
     execute_plan,
     is_streaming_from,
     needs_primary_probe,
-    rewind_credentials,
+    password_env,
 )
-
-if HAS_PSYCOPG2:
-    pass
 
 
 def wait_streaming(params, deadline):
@@ -376,14 +370,8 @@ def main():
         module.exit_json(**result)
 
     start = time.monotonic()
-    rewind_password = rewind_credentials(params)[1]
-    env = {}
-    if action == CLONE and params.get("replication_password"):
-        env["PGPASSWORD"] = params["replication_password"]
-    if action == REWIND and rewind_password:
-        env["PGPASSWORD"] = rewind_password
     try:
-        execute_plan(plan, StepContext(module, secrets, env))
+        execute_plan(plan, StepContext(module, secrets, password_env(action, params)))
     except StepFailed as exc:
         module.fail_json(msg=str(exc), commands=result["commands"])
     result["changed"] = action != NONE

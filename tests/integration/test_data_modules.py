@@ -109,6 +109,16 @@ def test_info_on_primary(lab, primary):
     assert res["pending_restart"] == []
 
 
+def test_connection_options_of_community_postgresql(lab, primary):
+    # the unix socket directory, the port under its alias, and TLS options that reach libpq
+    socket_login = {"login_unix_socket": str(lab.sock), "port": PRIMARY_PORT, "login_password": SUPER_PW}
+    res = lab.module("pg_replication_info", {**socket_login, "ssl_mode": "disable"})
+    assert not res.get("failed"), res
+    assert res["role"] == "primary"
+    res = lab.module("pg_replication_info", {**lab.login(PRIMARY_PORT), "ssl_mode": "require"})
+    assert res["failed"] and "server does not support SSL" in res["msg"]
+
+
 def test_standby_check_mode_changes_nothing(lab, primary):
     args = lab.standby_args(lab.node_b, STANDBY_PORT, PRIMARY_PORT, slot_name="node_b", application_name="node_b")
     res = lab.module("pg_standby", args, check=True)

@@ -318,3 +318,13 @@ def test_every_step_of_every_plan_describes_itself():
     reload_plan = sb.build_plan(sb.CONFIGURE, local(), params(), "/b", ["start"], ["stop"], 0)
     assert sb.describe_plan(reload_plan, [], "/data")[-1] == "SELECT pg_reload_conf()"
     assert sb.describe_plan([sb.Run(["pg_ctl", "start"])], [], "/data") == ["pg_ctl start"]
+
+
+def test_password_env_gives_the_source_password_only_to_clone_and_rewind():
+    assert sb.password_env(sb.CLONE, params()) == {"PGPASSWORD": "r-secret"}
+    assert sb.password_env(sb.REWIND, params()) == {"PGPASSWORD": "r-secret"}
+    assert sb.password_env(sb.REWIND, params(rewind_user="rw", rewind_password="w-secret")) == {
+        "PGPASSWORD": "w-secret"
+    }
+    assert sb.password_env(sb.CONFIGURE, params()) == {}
+    assert sb.password_env(sb.CLONE, params(replication_password=None)) == {}
