@@ -71,11 +71,14 @@ def update_auto_conf(text, settings):
 
 
 def read_auto_conf(data_dir):
-    """The text of a data directory's postgresql.auto.conf; empty when there is none or it cannot be read."""
+    """The text of a data directory's postgresql.auto.conf; empty when there is none.
+
+    Any other error is raised: rewriting a file that could not be read would drop its other settings.
+    """
     try:
         with open(auto_conf_path(data_dir)) as handle:
             return handle.read()
-    except OSError:
+    except FileNotFoundError:
         return ""
 
 

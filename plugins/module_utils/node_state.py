@@ -141,7 +141,10 @@ def inspect_stopped(module, params, local, bin_dir):
         lsn=format_lsn(max(parse_lsn(lsn) for lsn in positions)) if positions else None,
         wal_receiver=None,
     )
-    settings = parse_auto_conf(read_auto_conf(data_dir))
+    try:
+        settings = parse_auto_conf(read_auto_conf(data_dir))
+    except OSError:  # unreadable: the settings count as unknown, and decide_action sees them differ
+        settings = {}
     local["primary_conninfo"] = settings.get("primary_conninfo", "")
     local["primary_slot_name"] = settings.get("primary_slot_name", "")
 

@@ -328,3 +328,10 @@ def test_password_env_gives_the_source_password_only_to_clone_and_rewind():
     }
     assert sb.password_env(sb.CONFIGURE, params()) == {}
     assert sb.password_env(sb.CLONE, params(replication_password=None)) == {}
+
+
+def test_read_auto_conf_is_empty_only_when_the_file_is_missing(tmp_path):
+    assert ac.read_auto_conf(str(tmp_path)) == ""
+    (tmp_path / "postgresql.auto.conf").mkdir()
+    with pytest.raises(OSError):
+        ac.read_auto_conf(str(tmp_path))
