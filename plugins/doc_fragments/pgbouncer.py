@@ -4,6 +4,7 @@
 
 class ModuleDocFragment:
     # Options for connecting to the PgBouncer admin console (see pgbouncer_common_argument_spec()).
+    # The TLS options come from the postgres fragment (opsforge.webstack.postgres.tls).
     DOCUMENTATION = r"""
 options:
   login_user:
@@ -18,14 +19,23 @@ options:
     default: ''
   login_host:
     description:
-      - Host or IP address PgBouncer listens on, or its unix socket directory when it starts with C(/).
+      - Address of PgBouncer's C(listen_addr), or its socket directory when it starts with C(/).
+      - Empty means the socket in O(login_unix_socket) (C(/var/run/postgresql) when that is empty too); so does
+        V(localhost) once O(login_unix_socket) is set.
     type: str
-    default: /var/run/postgresql
+    default: ''
+  login_unix_socket:
+    description:
+      - Directory of PgBouncer's unix socket (its C(unix_socket_dir)), used when O(login_host) is empty or
+        V(localhost).
+    type: str
+    default: ''
   login_port:
     description:
       - Port PgBouncer listens on.
     type: int
     default: 6432
+    aliases: [port]
   connect_timeout:
     description:
       - Seconds to wait for a connection to the admin console before giving up.

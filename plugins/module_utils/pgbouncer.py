@@ -12,11 +12,14 @@ keeps a server connection busy, and the caller must be able to give up.
 import contextlib
 import select
 import time
+from typing import Any, Optional
 
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
-    DEFAULT_SOCKET_DIR,
     HAS_PSYCOPG2,
+    connection_kwargs,
+    describe_target,
     ensure_psycopg2,
+    postgres_common_argument_spec,
 )
 
 if HAS_PSYCOPG2:
@@ -35,29 +38,27 @@ class AdminError(Exception):
     """PgBouncer answered with an error (or the connection broke)."""
 
 
+ADMIN_PORT = 6432
+# What PgBouncer answers to RESUME when nothing is paused: the wanted state, not an error.
+NOT_PAUSED_MARKERS = ("not paused",)
+
+
 def pgbouncer_common_argument_spec():
-    """Options for reaching the admin console (see the pgbouncer doc fragment)."""
-    return {
-        "login_user": {"type": "str", "default": "pgbouncer"},
-        "login_password": {"type": "str", "default": "", "no_log": True},
-        "login_host": {"type": "str", "default": DEFAULT_SOCKET_DIR},
-        "login_port": {"type": "int", "default": 6432},
-        "connect_timeout": {"type": "int", "default": 10},
-    }
+    """Options for reaching the admin console (the pgbouncer doc fragment): the PostgreSQL ones but the database."""
+    spec = postgres_common_argument_spec(default_user="pgbouncer", default_port=ADMIN_PORT)
+    del spec["login_db"]
+    return spec
 
 
 def admin_connection_kwargs(params):
     """psycopg2.connect() keyword arguments for the admin console (pure)."""
-    kwargs = {
-        "host": params.get("login_host") or DEFAULT_SOCKET_DIR,
-        "port": params.get("login_port") or 6432,
-        "user": params.get("login_user"),
-        "dbname": ADMIN_DB,
-        "connect_timeout": params.get("connect_timeout") or 10,
-    }
-    if params.get("login_password"):
-        kwargs["password"] = params["login_password"]
-    return kwargs
+    return connection_kwargs(params, dbname=ADMIN_DB, default_port=ADMIN_PORT)
+
+
+def is_not_paused_error(message):
+    """Is PgBouncer's error only saying that nothing is paused? (pure)"""
+    text = (message or "").lower()
+    return any(marker in text for marker in NOT_PAUSED_MARKERS)
 
 
 def rows_to_dicts(columns, rows):
@@ -93,9 +94,7 @@ class AdminConsole:
         self.conn = None
 
     def describe(self):
-        return "{}@{}:{}".format(
-            self.params.get("login_user"), self.params.get("login_host"), self.params.get("login_port")
-        )
+        return describe_target(self.params, default_port=ADMIN_PORT)
 
     def open(self):
         timeout = self.params.get("connect_timeout") or 10
@@ -135,6 +134,35 @@ class AdminConsole:
             with contextlib.suppress(psycopg2.Error):
                 self.conn.close()
             self.conn = None
+
+
+def resume(
+    params: dict[str, Any],
+    timeout: float,
+    statement: str = "RESUME",
+    console: Optional["AdminConsole"] = None,
+    attempts: int = 1,
+) -> Optional[str]:
+    """RESUME on the open console, else (or after a failure) on fresh ones; an error text or None.
+
+    "not paused" counts as done: whatever was paused is running again.
+    """
+    last = None
+    for attempt in range(attempts):
+        fresh = None
+        try:
+            if console is None or attempt:
+                fresh = AdminConsole(params).open()
+            (fresh or console).run(statement, timeout)
+            return None
+        except (AdminError, AdminTimeout) as exc:
+            last = str(exc) or "no answer"
+            if is_not_paused_error(last):
+                return None
+        finally:
+            if fresh is not None:
+                fresh.close()
+    return last
 
 
 def open_admin_console(module):

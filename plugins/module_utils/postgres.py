@@ -8,11 +8,13 @@ parsing and quoting, pg_controldata parsing, timeline history checks) is a
 plain function so that it can be unit tested without a database.
 """
 
+import contextlib
 import re
 import time
 import traceback
+from typing import Any, Callable, Optional, TypeVar
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 PSYCOPG2_IMP_ERR = None
 try:
@@ -26,21 +28,48 @@ except ImportError:  # pragma: no cover - exercised only where psycopg2 is missi
     HAS_PSYCOPG2 = False
 
 
+T = TypeVar("T")
+Params = dict[str, Any]
+
 DEFAULT_SOCKET_DIR = "/var/run/postgresql"
 # Used when a password has to be shown (check mode, error messages).
 MASK = "********"
 
 
-def postgres_common_argument_spec():
-    """Options every module that connects to PostgreSQL accepts (see the postgres doc fragment)."""
+# libpq's sslmode values, as community.postgresql offers them.
+SSL_MODES = ["allow", "disable", "prefer", "require", "verify-ca", "verify-full"]
+
+
+def postgres_common_argument_spec(default_user="postgres", default_port=5432):
+    """Options every module that connects to PostgreSQL or PgBouncer accepts (the postgres doc fragment).
+
+    The names are community.postgresql's (login_*, login_unix_socket, ssl_mode, ca_cert, ssl_cert, ssl_key),
+    so that one module_defaults block serves both collections. Its own postgres_common_argument_spec() is not
+    reused: it takes its defaults from PGUSER/PGPORT in the environment of the managed host and brings its
+    psycopg version handling, and the modules here must behave the same wherever they run.
+    """
     return {
-        "login_user": {"type": "str", "default": "postgres"},
+        "login_user": {"type": "str", "default": default_user},
         "login_password": {"type": "str", "default": "", "no_log": True},
-        "login_host": {"type": "str", "default": DEFAULT_SOCKET_DIR},
-        "login_port": {"type": "int", "default": 5432},
+        "login_host": {"type": "str", "default": ""},
+        "login_unix_socket": {"type": "str", "default": ""},
+        "login_port": {"type": "int", "default": default_port, "aliases": ["port"]},
         "login_db": {"type": "str", "default": "postgres"},
         "connect_timeout": {"type": "int", "default": 10},
+        "ssl_mode": {"type": "str", "default": "prefer", "choices": SSL_MODES},
+        "ca_cert": {"type": "str", "aliases": ["ssl_rootcert"]},
+        "ssl_cert": {"type": "path"},
+        "ssl_key": {"type": "path"},
     }
+
+
+def new_module(argument_spec, validate=None, **kwargs):
+    """The AnsibleModule of a module that supports check mode; validate(params) returns an error text or None."""
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+    error = validate(module.params) if validate else None
+    if error:
+        module.fail_json(msg=error)
+    return module
 
 
 def ensure_psycopg2(module):
@@ -49,23 +78,62 @@ def ensure_psycopg2(module):
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMP_ERR)
 
 
-def connection_kwargs(params, dbname=None):
-    """Build psycopg2.connect() keyword arguments from module params (pure)."""
+def server_host(params: Params) -> str:
+    """Where to connect: login_host, or the unix socket directory when the host is empty or localhost (pure).
+
+    As in community.postgresql, login_unix_socket wins over login_host=localhost.
+    """
+    host = params.get("login_host") or ""
+    socket_dir = params.get("login_unix_socket") or ""
+    if host and not (host == "localhost" and socket_dir):
+        return host
+    return socket_dir or DEFAULT_SOCKET_DIR
+
+
+def connection_kwargs(params: Params, dbname: Optional[str] = None, default_port: int = 5432) -> Params:
+    """Build psycopg2.connect() keyword arguments from module params (pure).
+
+    The one builder for every connection the modules open; TLS options are passed only when set.
+    """
     kwargs = {
-        "host": params.get("login_host") or DEFAULT_SOCKET_DIR,
-        "port": params.get("login_port") or 5432,
+        "host": server_host(params),
+        "port": params.get("login_port") or default_port,
         "user": params.get("login_user"),
         "dbname": dbname or params.get("login_db") or "postgres",
         "connect_timeout": params.get("connect_timeout") or 10,
     }
+    tls = {"sslmode": "ssl_mode", "sslrootcert": "ca_cert", "sslcert": "ssl_cert", "sslkey": "ssl_key"}
+    kwargs.update({key: params[option] for key, option in tls.items() if params.get(option)})
     if params.get("login_password"):
         kwargs["password"] = params["login_password"]
     return kwargs
 
 
-def describe_target(params):
+def login_params(
+    params: Params,
+    host: str,
+    port: int,
+    user: str,
+    password: Optional[str],
+    dbname: str = "postgres",
+    connect_timeout: Optional[int] = None,
+) -> Params:
+    """Module params for another server reached with other credentials, keeping the TLS options (pure)."""
+    return {
+        **params,
+        "login_host": host,
+        "login_unix_socket": "",
+        "login_port": port,
+        "login_user": user,
+        "login_password": password,
+        "login_db": dbname,
+        "connect_timeout": connect_timeout or params.get("connect_timeout"),
+    }
+
+
+def describe_target(params, default_port=5432):
     """Human readable 'user@host:port' for messages, never with the password."""
-    return "{}@{}:{}".format(params.get("login_user"), params.get("login_host"), params.get("login_port"))
+    return "{}@{}:{}".format(params.get("login_user"), server_host(params), params.get("login_port") or default_port)
 
 
 def try_connect(params, dbname=None, autocommit=True):
@@ -90,6 +158,45 @@ def connect(module, params=None, dbname=None, autocommit=True):
             "and pg_hba.conf allows this client."
         )
     return conn
+
+
+@contextlib.contextmanager
+def failing_on_db_error(module, conn, action, hint):
+    """Close conn at the end; a PostgreSQL error fails the module with what was tried, the cause and a hint."""
+    try:
+        yield conn
+    except psycopg2.Error as exc:
+        module.fail_json(msg=f"{action} failed: {str(exc).strip()}. {hint}", exception=traceback.format_exc())
+    finally:
+        conn.close()
+
+
+def poll_new_connections(
+    params: Params,
+    look: Callable[[Any], tuple[Optional[T], Optional[str]]],
+    deadline: float,
+    interval: float,
+    connect_error: str,
+    query_error: str,
+) -> tuple[Optional[T], Optional[str]]:
+    """Poll with a new connection each time until look(conn) returns (value, None); return (value, last seen).
+
+    look returns (value, None) when done, or (None, what it saw). A failed connection or query is what was
+    seen too, under the connect_error / query_error label, so the caller can tell the user the last state.
+    """
+
+    def attempt():
+        conn, err = try_connect(params)
+        if conn is None:
+            return None, f"{connect_error}: {err}"
+        try:
+            return look(conn)
+        except psycopg2.Error as exc:
+            return None, f"{query_error}: {str(exc).strip()}"
+        finally:
+            conn.close()
+
+    return poll_until(attempt, lambda seen: seen[1] is None, deadline, interval)
 
 
 def fetch_all(conn, sql, args=None):
@@ -329,3 +436,37 @@ def current_timeline(conn, in_recovery):
 
 def elapsed_ms(start):
     return round((time.monotonic() - start) * 1000)
+
+
+def poll_until(probe: Callable[[], T], done: Callable[[T], bool], deadline: float, interval: float) -> T:
+    """Call probe() until done(its value) or the deadline (a time.monotonic() value) passes; return the last value.
+
+    The probe always runs at least once, and once more after the last sleep, so a deadline in the past
+    still gives one look.
+    """
+    while True:
+        value = probe()
+        if done(value) or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def accepts_writes(conn: Any) -> bool:
+    """Does the server accept writes now: out of recovery, read-write, and able to assign a transaction ID?
+
+    pg_is_in_recovery() alone is not enough: it turns false before a promoted server takes writes from every
+    session, and a server fenced with default_transaction_read_only=on is out of recovery yet refuses writes.
+    Assigning a transaction ID (rolled back at once, nothing is written) is what a client's first write needs,
+    so it is the proof; the cheap first query keeps the common "still a standby" answer to one round trip.
+    """
+    row = fetch_one(conn, "SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro")
+    if row["in_recovery"] or row["ro"] == "on":
+        return False
+    autocommit = conn.autocommit
+    conn.autocommit = False
+    try:
+        fetch_one(conn, "SELECT pg_current_xact_id()::text AS xid")
+    finally:
+        conn.rollback()
+        conn.autocommit = autocommit
+    return True

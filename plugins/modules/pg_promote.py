@@ -15,15 +15,14 @@ description:
   - Before promoting, it can refuse a standby that has not replayed enough WAL (O(max_lag_bytes)).
 author:
   - opsforge developers (@opsforge)
-extends_documentation_fragment:
-  - opsforge.webstack.postgres
 attributes:
   check_mode:
     support: full
     description: Checks the role and the lag as usual and reports that it would promote, without promoting.
-  diff_mode:
-    support: none
-    description: Nothing is reported as a diff.
+extends_documentation_fragment:
+  - opsforge.webstack.attributes
+  - opsforge.webstack.postgres
+  - opsforge.webstack.postgres.tls
 options:
   wait_seconds:
     description:
@@ -125,24 +124,22 @@ msg:
 """
 
 import time
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
+    accepts_writes,
     connect,
     current_timeline,
     describe_target,
     elapsed_ms,
+    failing_on_db_error,
     fetch_one,
     is_valid_lsn,
     lsn_diff,
+    new_module,
+    poll_new_connections,
+    poll_until,
     postgres_common_argument_spec,
-    try_connect,
 )
-
-if HAS_PSYCOPG2:
-    import psycopg2
 
 STANDBY_POSITION_SQL = """
 SELECT pg_is_in_recovery() AS in_recovery,
@@ -185,39 +182,16 @@ def validate_params(params):
     return None
 
 
-def accepts_writes(conn):
-    """Is the server out of recovery, read-write, and able to assign a transaction ID?"""
-    row = fetch_one(conn, "SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro")
-    if row["in_recovery"] or row["ro"] == "on":
-        return False
-    conn.autocommit = False
-    try:
-        fetch_one(conn, "SELECT pg_current_xact_id()::text AS xid")
-    finally:
-        conn.rollback()
-        conn.autocommit = True
-    return True
-
-
-def wait_writable(module, params, deadline):
-    """Poll (reconnecting if needed) until the server accepts writes; return (True, None) or (False, last seen)."""
-    last_seen = "nothing checked yet"
-    while True:
-        conn, err = try_connect(params)
-        if conn is None:
-            last_seen = f"connection failed: {err}"
-        else:
-            try:
-                if accepts_writes(conn):
-                    return True, None
-                last_seen = "still in recovery or read-only"
-            except psycopg2.Error as exc:
-                last_seen = f"write check failed: {str(exc).strip()}"
-            finally:
-                conn.close()
-        if time.monotonic() >= deadline:
-            return False, last_seen
-        time.sleep(0.1)
+def wait_writable(params, deadline):
+    """Poll (reconnecting if needed) until the server accepts writes; return (True, None) or (None, last seen)."""
+    return poll_new_connections(
+        params,
+        lambda conn: (True, None) if accepts_writes(conn) else (None, "still in recovery or read-only"),
+        deadline,
+        0.1,
+        connect_error="connection failed",
+        query_error="write check failed",
+    )
 
 
 def main():
@@ -229,15 +203,12 @@ def main():
         primary_lsn={"type": "str"},
         catchup_timeout={"type": "int", "default": 0},
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = new_module(argument_spec, validate_params)
     params = module.params
-    error = validate_params(params)
-    if error:
-        module.fail_json(msg=error)
     target = describe_target(params)
 
-    conn = connect(module)
-    try:
+    hint = "Connect as a superuser or a role allowed to run pg_promote()."
+    with failing_on_db_error(module, connect(module), f"Promoting {target}", hint) as conn:
         state = fetch_one(conn, STANDBY_POSITION_SQL)
         previous_timeline = current_timeline(conn, state["in_recovery"])
         result = {"changed": False, "already_primary": not state["in_recovery"], "previous_timeline": previous_timeline}
@@ -253,14 +224,14 @@ def main():
                 timeline=previous_timeline, msg=f"already a primary on timeline {previous_timeline}", **result
             )
 
-        catchup_deadline = time.monotonic() + params["catchup_timeout"]
-        while True:
-            lag = measure_lag(state["receive_lsn"], state["replay_lsn"], params["primary_lsn"])
-            refusal = lag_refusal(lag, params["max_lag_bytes"])
-            if refusal is None or time.monotonic() >= catchup_deadline:
-                break
-            time.sleep(0.2)
-            state = fetch_one(conn, STANDBY_POSITION_SQL)
+        def position():
+            current = fetch_one(conn, STANDBY_POSITION_SQL)
+            lag = measure_lag(current["receive_lsn"], current["replay_lsn"], params["primary_lsn"])
+            return current, lag, lag_refusal(lag, params["max_lag_bytes"])
+
+        state, lag, refusal = poll_until(
+            position, lambda seen: seen[2] is None, time.monotonic() + params["catchup_timeout"], 0.2
+        )
         result["lag_bytes"] = lag
         result["promote_lsn"] = state["replay_lsn"]
         if refusal:
@@ -290,16 +261,8 @@ def main():
                 "server log; the promotion may still complete, so run pg_replication_info before retrying.",
                 **result,
             )
-    except psycopg2.Error as exc:
-        module.fail_json(
-            msg=f"Promoting {target} failed: {str(exc).strip()}. Connect as a superuser or a role allowed to run "
-            "pg_promote().",
-            exception=traceback.format_exc(),
-        )
-    finally:
-        conn.close()
 
-    ok, last_seen = wait_writable(module, params, time.monotonic() + params["wait_seconds"])
+    ok, last_seen = wait_writable(params, time.monotonic() + params["wait_seconds"])
     if not ok:
         module.fail_json(
             msg=f"{target} was promoted but did not accept writes within {params['wait_seconds']} seconds; last "

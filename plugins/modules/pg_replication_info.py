@@ -13,15 +13,14 @@ description:
   - Runs only read-only queries and never changes anything.
 author:
   - opsforge developers (@opsforge)
-extends_documentation_fragment:
-  - opsforge.webstack.postgres
 attributes:
   check_mode:
     support: full
     description: The module only reads, so check mode runs it as usual.
-  diff_mode:
-    support: none
-    description: Nothing is reported as a diff.
+extends_documentation_fragment:
+  - opsforge.webstack.attributes
+  - opsforge.webstack.postgres
+  - opsforge.webstack.postgres.tls
 notes:
   - Connect as a superuser or a member of C(pg_monitor); other roles see nulls in C(pg_stat_replication) and
     C(pg_stat_wal_receiver).
@@ -191,21 +190,27 @@ wal_receiver:
     status:
       description: V(streaming), V(starting), V(waiting), V(restarting) or V(stopping).
       type: str
+      sample: streaming
     sender_host:
       description: The host it streams from.
       type: str
+      sample: 10.0.0.11
     sender_port:
       description: The port it streams from.
       type: int
+      sample: 5432
     slot_name:
       description: The slot it uses on the primary.
       type: str
+      sample: db2
     received_tli:
       description: Timeline of the last WAL received.
       type: int
+      sample: 2
     flushed_lsn:
       description: Last WAL position received and flushed.
       type: str
+      sample: 0/3000148
     conninfo:
       description: The connection string it uses, without the password.
       type: str
@@ -219,23 +224,19 @@ pending_restart:
   sample: [shared_buffers]
 """
 
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
     connect,
     current_timeline,
     describe_target,
+    failing_on_db_error,
     fetch_all,
     fetch_one,
     lsn_diff,
+    new_module,
     postgres_common_argument_spec,
     strip_conninfo_password,
 )
-
-if HAS_PSYCOPG2:
-    import psycopg2
 
 SERVER_SQL = """
 SELECT pg_is_in_recovery() AS in_recovery,
@@ -339,18 +340,12 @@ def gather(conn):
 
 
 def main():
-    module = AnsibleModule(argument_spec=postgres_common_argument_spec(), supports_check_mode=True)
-    conn = connect(module)
-    try:
+    module = new_module(postgres_common_argument_spec())
+    action = f"Reading replication state on {describe_target(module.params)}"
+    with failing_on_db_error(
+        module, connect(module), action, "Connect as a superuser or a member of pg_monitor."
+    ) as conn:
         info = gather(conn)
-    except psycopg2.Error as exc:
-        module.fail_json(
-            msg=f"Reading replication state on {describe_target(module.params)} failed: {str(exc).strip()}. "
-            "Connect as a superuser or a member of pg_monitor.",
-            exception=traceback.format_exc(),
-        )
-    finally:
-        conn.close()
     module.exit_json(changed=False, **info)
 
 

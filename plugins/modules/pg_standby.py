@@ -22,15 +22,14 @@ description:
     command line, and are masked in everything the module returns.
 author:
   - opsforge developers (@opsforge)
-extends_documentation_fragment:
-  - opsforge.webstack.postgres
 attributes:
   check_mode:
     support: full
     description: Inspects the server and returns the action and the commands it would run, with passwords masked.
-  diff_mode:
-    support: none
-    description: Nothing is reported as a diff.
+extends_documentation_fragment:
+  - opsforge.webstack.attributes
+  - opsforge.webstack.postgres
+  - opsforge.webstack.postgres.tls
 options:
   primary_host:
     description: Host name or address of the primary to stream from.
@@ -217,629 +216,58 @@ elapsed_ms:
   sample: 5321
 """
 
-import grp
 import os
-import pwd
-import shlex
-import shutil
-import tempfile
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.opsforge.webstack.plugins.module_utils.node_state import (
+    inspect_local,
+    inspect_running,
+    inspect_stopped,
+    probe_primary,
+    read_wal_receiver,
+)
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
-    build_conninfo,
-    describe_target,
     elapsed_ms,
     ensure_psycopg2,
-    fetch_one,
-    format_lsn,
     mask_secrets,
-    parse_conninfo,
-    parse_controldata,
-    parse_lsn,
+    new_module,
+    poll_new_connections,
     postgres_common_argument_spec,
     strip_conninfo_password,
-    timeline_diverged,
-    try_connect,
 )
-
-if HAS_PSYCOPG2:
-    import psycopg2
-    import psycopg2.extras
-
-NONE = "none"
-CONFIGURE = "configure"
-START = "start"
-CLONE = "clone"
-REWIND = "rewind"
-AUTO_CONF = "postgresql.auto.conf"
-IGNORED_ENTRIES = ("lost+found",)
-
-
-class Refused(Exception):
-    """The module will not act on this data directory; the message says why and what to do."""
-
-
-# --------------------------------------------------------------------------
-# pure helpers
-# --------------------------------------------------------------------------
-
-
-def default_commands(pg_version, cluster_name):
-    """Debian's pg_ctlcluster start and stop lines for a cluster (pure)."""
-    start = ["pg_ctlcluster", str(pg_version), cluster_name, "start"]
-    stop = ["pg_ctlcluster", str(pg_version), cluster_name, "stop", "-m", "fast"]
-    return start, stop
-
-
-def desired_conninfo_pairs(params):
-    """Ordered (key, value) pairs of the primary_conninfo to write (pure)."""
-    return [
-        ("user", params["replication_user"]),
-        ("password", params.get("replication_password")),
-        ("host", params["primary_host"]),
-        ("port", str(params["primary_port"])),
-        ("application_name", params.get("application_name")),
-    ]
-
-
-def conninfo_differences(current_text, desired_pairs):
-    """Names of the conninfo keys whose current value differs from the wanted one (pure).
-
-    Keys the caller does not set (no password, no application_name) are not compared.
-    """
-    try:
-        current = parse_conninfo(current_text or "")
-    except ValueError:
-        return ["primary_conninfo (unparseable)"]
-    return [key for key, value in desired_pairs if value not in (None, "") and current.get(key) != str(value)]
-
-
-def quote_guc(value):
-    """Quote a value for postgresql.auto.conf (pure)."""
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def parse_auto_conf(text):
-    """Settings from a postgresql.auto.conf text, last one wins (pure)."""
-    settings = {}
-    for raw_line in (text or "").splitlines():
-        line = raw_line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, rest = line.split("=", 1)
-        key = key.strip().lower()
-        rest = rest.strip()
-        if rest.startswith("'"):
-            value, pos = [], 1
-            while pos < len(rest):
-                char = rest[pos]
-                if char == "\\" and pos + 1 < len(rest):
-                    value.append(rest[pos + 1])
-                    pos += 2
-                    continue
-                if char == "'":
-                    if rest[pos + 1 : pos + 2] == "'":
-                        value.append("'")
-                        pos += 2
-                        continue
-                    break
-                value.append(char)
-                pos += 1
-            settings[key] = "".join(value)
-        else:
-            settings[key] = rest.split("#", 1)[0].strip()
-    return settings
-
-
-def update_auto_conf(text, settings):
-    """Return postgresql.auto.conf text with the given settings replaced; a None value removes the key (pure)."""
-    keys = {key.lower() for key in settings}
-    kept = []
-    for line in (text or "").splitlines():
-        stripped = line.strip()
-        is_setting = stripped and not stripped.startswith("#") and "=" in stripped
-        if is_setting and stripped.split("=", 1)[0].strip().lower() in keys:
-            continue
-        kept.append(line)
-    if not kept:
-        kept = ["# Do not edit this file manually!", "# It will be overwritten by the ALTER SYSTEM command."]
-    for key, value in settings.items():
-        if value is not None:
-            kept.append(f"{key} = {quote_guc(value)}")
-    return "\n".join(kept) + "\n"
-
-
-def standby_settings(params):
-    """The settings pg_standby owns in postgresql.auto.conf (pure)."""
-    return {
-        "primary_conninfo": build_conninfo(desired_conninfo_pairs(params)),
-        "primary_slot_name": params.get("slot_name") or None,
-    }
-
-
-def is_streaming_from(receiver, host, port):
-    """Does a pg_stat_wal_receiver row show streaming from host:port? (pure)"""
-    if not receiver:
-        return False
-    return (
-        receiver.get("status") == "streaming"
-        and str(receiver.get("sender_host")) == str(host)
-        and int(receiver.get("sender_port") or 0) == int(port)
-    )
-
-
-def config_differences(local, params):
-    """What differs between the local standby settings and the wanted ones (pure)."""
-    diffs = conninfo_differences(local.get("primary_conninfo"), desired_conninfo_pairs(params))
-    if (local.get("primary_slot_name") or None) != (params.get("slot_name") or None):
-        diffs.append("primary_slot_name")
-    return diffs
-
-
-def decide_action(local, params, primary=None):
-    """Pick (action, reason) from what was found locally and, optionally, on the primary (pure).
-
-    Raises Refused when acting would be unsafe.
-    """
-    if params.get("reclone"):
-        return CLONE, "reclone=true"
-    if not local["exists"]:
-        return CLONE, "the data directory does not exist"
-    if local["empty"]:
-        return CLONE, "the data directory is empty"
-    if not local["has_pg_version"]:
-        raise Refused(
-            f"{local['path']} is not empty and holds no PG_VERSION, so it is not a PostgreSQL data directory. "
-            "Empty it or point data_directory elsewhere; set reclone=true to replace its contents."
-        )
-    running_primary = local["running"] and not local["in_recovery"]
-    if running_primary and not params.get("stop_running_primary"):
-        raise Refused(
-            f"{local['path']} belongs to a running primary (not in recovery). Refusing to stop it: set "
-            "stop_running_primary=true to stop and rewind it into a standby, or reclone=true to replace it with a "
-            "fresh copy of the primary."
-        )
-    if running_primary:
-        refuse_to_stop_primary(local, params, primary)
-    known_ids = primary and local.get("system_identifier") and primary.get("system_identifier")
-    if known_ids and str(local["system_identifier"]) != str(primary["system_identifier"]):
-        raise Refused(
-            f"{local['path']} belongs to another cluster (system identifier {local['system_identifier']}, the "
-            f"primary has {primary['system_identifier']}); it cannot follow that primary. Set reclone=true to "
-            "replace it with a fresh copy."
-        )
-    is_standby = local["in_recovery"] if local["running"] else local["standby_signal"]
-    if not is_standby:
-        return REWIND, "the data belongs to a former primary (no standby.signal / not in recovery)"
-    if primary and timeline_diverged(
-        local.get("timeline"), local.get("lsn"), primary.get("timeline"), primary.get("history")
-    ):
-        return REWIND, (
-            f"the local timeline {local.get('timeline')} at {local.get('lsn')} has left the history of the primary "
-            f"(timeline {primary.get('timeline')})"
-        )
-    diffs = config_differences(local, params)
-    if diffs:
-        return CONFIGURE, "settings differ: " + ", ".join(diffs)
-    if not local["running"]:
-        return START, "configured as a standby of this primary but not running"
-    if is_streaming_from(local.get("wal_receiver"), params["primary_host"], params["primary_port"]):
-        return NONE, "already streaming from the primary"
-    return NONE, "configured as a standby of this primary and running; waiting for it to stream"
-
-
-def refuse_to_stop_primary(local, params, primary):
-    """Raise Refused unless the wanted primary was promoted after this running primary (pure).
-
-    Stopping a live primary is only right when the target is on a newer timeline; otherwise the target
-    may be this very server, or an older copy, and stopping would leave no primary at all.
-    """
-    target = f"{params['primary_host']}:{params['primary_port']}"
-    if not primary:
-        raise Refused(
-            f"{local['path']} belongs to a running primary and {target} could not be asked for its timeline, so "
-            "there is no proof that it replaced this server. Refusing to stop it; fix the replication connection "
-            "to the primary and run again."
-        )
-    if local.get("timeline") is not None and int(primary.get("timeline") or 0) <= int(local["timeline"]):
-        raise Refused(
-            f"{target} is on timeline {primary.get('timeline')}, not newer than this running primary's timeline "
-            f"{local['timeline']}: it was not promoted after this server (or it is this server). Refusing to stop it."
-        )
-
-
-def needs_primary_probe(local, params):
-    """Is the primary worth asking (identity, timeline) before deciding? (pure)"""
-    if params.get("reclone") or not local["exists"] or local["empty"] or not local["has_pg_version"]:
-        return False
-    if local["running"] and local["in_recovery"]:
-        return not (
-            is_streaming_from(local.get("wal_receiver"), params["primary_host"], params["primary_port"])
-            and not config_differences(local, params)
-        )
-    return True
-
-
-def as_user(cmd, os_user, euid):
-    """Prefix a command with runuser when running as root (pure)."""
-    if euid == 0 and os_user and os_user != "root":
-        return ["runuser", "-u", os_user, "--", *cmd]
-    return list(cmd)
-
-
-def basebackup_command(bin_dir, data_dir, params):
-    """pg_basebackup argv; the password is not in it (pure)."""
-    source = build_conninfo(
-        [
-            ("host", params["primary_host"]),
-            ("port", str(params["primary_port"])),
-            ("user", params["replication_user"]),
-            ("application_name", params.get("application_name")),
-        ]
-    )
-    cmd = [
-        os.path.join(bin_dir, "pg_basebackup"),
-        "-D",
-        data_dir,
-        "-d",
-        source,
-        "-X",
-        "stream",
-        "-c",
-        params.get("checkpoint") or "fast",
-        "-w",
-    ]
-    if params.get("slot_name"):
-        cmd += ["-S", params["slot_name"]]
-    return cmd
-
-
-def rewind_credentials(params):
-    """(user, password) pg_rewind connects with (pure)."""
-    if params.get("rewind_user"):
-        return params["rewind_user"], params.get("rewind_password")
-    return params["replication_user"], params.get("rewind_password") or params.get("replication_password")
-
-
-def rewind_command(bin_dir, data_dir, params, config_file=None):
-    """pg_rewind argv; the password is not in it (pure)."""
-    user, _password = rewind_credentials(params)
-    source = build_conninfo(
-        [
-            ("host", params["primary_host"]),
-            ("port", str(params["primary_port"])),
-            ("user", user),
-            ("dbname", params.get("rewind_dbname") or "postgres"),
-        ]
-    )
-    cmd = [os.path.join(bin_dir, "pg_rewind"), "-D", data_dir, "--source-server=" + source, "--progress"]
-    if config_file:
-        cmd.append("--config-file=" + config_file)
-    return cmd
-
-
-def build_plan(action, local, params, bin_dir, start_cmd, stop_cmd, euid, config_file=None):
-    """The steps for an action, as (kind, argument) tuples (pure).
-
-    kinds: run (argv, as-is), run_as (argv, run as os_user), clear (path), mkdir (path),
-    write_settings (dict), signal (path), reload (None).
-    """
-    data_dir = params["data_directory"]
-    os_user = params.get("os_user")
-    plan = []
-    if action == NONE:
-        return plan
-    if action in (CLONE, REWIND) and local["running"]:
-        plan.append(("run", list(stop_cmd)))
-    if action == CLONE:
-        if not local["exists"]:
-            plan.append(("mkdir", data_dir))
-        elif not local["empty"]:
-            plan.append(("clear", data_dir))
-        plan.append(("run_as", as_user(basebackup_command(bin_dir, data_dir, params), os_user, euid)))
-    if action == REWIND:
-        plan.append(("run_as", as_user(rewind_command(bin_dir, data_dir, params, config_file), os_user, euid)))
-    if action in (CLONE, REWIND, CONFIGURE):
-        plan.append(("write_settings", standby_settings(params)))
-        plan.append(("signal", os.path.join(data_dir, "standby.signal")))
-    if action == CONFIGURE and local["running"]:
-        plan.append(("reload", None))
-    else:
-        plan.append(("run", list(start_cmd)))
-    return plan
-
-
-def describe_plan(plan, secrets, data_dir):
-    """Readable lines for the plan, with every secret masked (pure)."""
-    lines = []
-    for kind, arg in plan:
-        if kind in ("run", "run_as"):
-            text = " ".join(shlex.quote(part) for part in arg)
-        elif kind == "clear":
-            text = f"remove everything inside {arg}"
-        elif kind == "mkdir":
-            text = f"create {arg} (mode 0700)"
-        elif kind == "write_settings":
-            parts = ", ".join(
-                f"{key} = {quote_guc(value) if value is not None else '(removed)'}" for key, value in arg.items()
-            )
-            text = f"set in {os.path.join(data_dir, AUTO_CONF)}: {parts}"
-        elif kind == "signal":
-            text = f"create {arg}"
-        else:
-            text = "SELECT pg_reload_conf()"
-        lines.append(mask_secrets(text, secrets))
-    return lines
-
-
-# --------------------------------------------------------------------------
-# reading the local node and the primary
-# --------------------------------------------------------------------------
-
-
-def postmaster_running(data_dir):
-    """Is a postmaster alive for this data directory (postmaster.pid + live process)?"""
-    pid_file = os.path.join(data_dir, "postmaster.pid")
-    try:
-        with open(pid_file) as handle:
-            first = handle.readline().strip()
-    except OSError:
-        return False
-    if not first.lstrip("-").isdigit():
-        return False
-    pid = abs(int(first))
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def inspect_local(module, params):
-    data_dir = params["data_directory"]
-    local = {
-        "path": data_dir,
-        "exists": os.path.isdir(data_dir),
-        "empty": True,
-        "has_pg_version": False,
-        "standby_signal": False,
-        "running": False,
-        "in_recovery": False,
-        "pg_version": None,
-    }
-    if not local["exists"]:
-        if os.path.exists(data_dir):
-            module.fail_json(msg=f"data_directory {data_dir} exists but is not a directory.")
-        return local
-    try:
-        entries = [name for name in os.listdir(data_dir) if name not in IGNORED_ENTRIES]
-    except OSError as exc:
-        module.fail_json(msg=f"Cannot read data_directory {data_dir}: {exc}. Run the task with become=true.")
-    local["empty"] = not entries
-    local["has_pg_version"] = "PG_VERSION" in entries
-    local["standby_signal"] = "standby.signal" in entries
-    if local["has_pg_version"]:
-        with open(os.path.join(data_dir, "PG_VERSION")) as handle:
-            local["pg_version"] = handle.read().strip()
-    if local["has_pg_version"]:
-        local["running"] = postmaster_running(data_dir)
-    return local
-
-
-def inspect_running(module, params, local):
-    conn, err = try_connect(params)
-    if conn is None:
-        module.fail_json(
-            msg=f"The server of {local['path']} runs but connecting as {describe_target(params)} failed: {err}. "
-            "Set login_host/login_port/login_user so the module can inspect it."
-        )
-    try:
-        row = fetch_one(
-            conn,
-            "SELECT pg_is_in_recovery() AS in_recovery, current_setting('primary_conninfo') AS primary_conninfo, "
-            "current_setting('primary_slot_name') AS primary_slot_name, "
-            "(SELECT system_identifier::text FROM pg_control_system()) AS system_identifier",
-        )
-        local.update(row)
-        if row["in_recovery"]:
-            pos = fetch_one(
-                conn,
-                "SELECT COALESCE(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text AS lsn, "
-                "(SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli",
-            )
-            local["wal_receiver"] = read_wal_receiver(conn)
-            tli = (local["wal_receiver"] or {}).get("received_tli") or pos["checkpoint_tli"]
-            local.update(lsn=pos["lsn"], timeline=int(tli) if tli else None)
-        else:
-            pos = fetch_one(
-                conn, "SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS walfile"
-            )
-            local.update(lsn=pos["lsn"], timeline=int(pos["walfile"][:8], 16), wal_receiver=None)
-    except psycopg2.Error as exc:
-        module.fail_json(
-            msg=f"Inspecting the server of {local['path']} as {describe_target(params)} failed: {str(exc).strip()}. "
-            "login_user must be a superuser (it reads primary_conninfo)."
-        )
-    finally:
-        conn.close()
-
-
-def read_wal_receiver(conn):
-    row = fetch_one(
-        conn,
-        "SELECT status, sender_host, sender_port, slot_name, received_tli, conninfo FROM pg_stat_wal_receiver",
-    )
-    if row:
-        row["conninfo"] = strip_conninfo_password(row.get("conninfo"))
-    return row
-
-
-def inspect_stopped(module, params, local, bin_dir):
-    data_dir = local["path"]
-    rc, out, err = module.run_command([os.path.join(bin_dir, "pg_controldata"), "-D", data_dir])
-    if rc != 0:
-        module.fail_json(msg=f"pg_controldata -D {data_dir} failed (rc={rc}): {err.strip() or out.strip()}")
-    control = parse_controldata(out)
-    positions = [lsn for lsn in (control["checkpoint_lsn"], control["min_recovery_lsn"]) if lsn]
-    local.update(
-        system_identifier=control["system_identifier"],
-        cluster_state=control["state"],
-        timeline=control["timeline"],
-        lsn=format_lsn(max(parse_lsn(lsn) for lsn in positions)) if positions else None,
-        wal_receiver=None,
-    )
-    settings = {}
-    try:
-        with open(os.path.join(data_dir, AUTO_CONF)) as handle:
-            settings = parse_auto_conf(handle.read())
-    except OSError:
-        pass
-    local["primary_conninfo"] = settings.get("primary_conninfo", "")
-    local["primary_slot_name"] = settings.get("primary_slot_name", "")
-
-
-def probe_primary(params):
-    """IDENTIFY_SYSTEM and TIMELINE_HISTORY over a replication connection; returns (info, error)."""
-    kwargs = {
-        "host": params["primary_host"],
-        "port": params["primary_port"],
-        "user": params["replication_user"],
-        "connect_timeout": params.get("connect_timeout") or 10,
-        "connection_factory": psycopg2.extras.PhysicalReplicationConnection,
-    }
-    if params.get("replication_password"):
-        kwargs["password"] = params["replication_password"]
-    try:
-        conn = psycopg2.connect(**kwargs)
-    except psycopg2.Error as exc:
-        return None, str(exc).strip()
-    try:
-        cursor = conn.cursor()
-        cursor.execute("IDENTIFY_SYSTEM")
-        systemid, timeline, xlogpos = cursor.fetchone()[:3]
-        info = {"system_identifier": str(systemid), "timeline": int(timeline), "lsn": xlogpos, "history": ""}
-        if info["timeline"] > 1:
-            cursor.execute(f"TIMELINE_HISTORY {info['timeline']}")
-            content = cursor.fetchone()[1]
-            if isinstance(content, memoryview):
-                content = content.tobytes()
-            info["history"] = content.decode() if isinstance(content, bytes) else str(content)
-        return info, None
-    except psycopg2.Error as exc:
-        return None, str(exc).strip()
-    finally:
-        conn.close()
-
-
-# --------------------------------------------------------------------------
-# acting
-# --------------------------------------------------------------------------
-
-
-def owner_of(path):
-    info = os.stat(path)
-    return info.st_uid, info.st_gid
-
-
-def give_to_owner(path, owner):
-    if os.geteuid() == 0 and owner:
-        os.chown(path, owner[0], owner[1])
-
-
-def write_file_atomic(path, content, owner, mode=0o600):
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pg_standby.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(content)
-        os.chmod(tmp, mode)
-        give_to_owner(tmp, owner)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def clear_directory(path):
-    for name in os.listdir(path):
-        full = os.path.join(path, name)
-        if os.path.isdir(full) and not os.path.islink(full):
-            shutil.rmtree(full)
-        else:
-            os.unlink(full)
-
-
-def make_data_dir(module, path, os_user):
-    os.makedirs(path, mode=0o700)
-    os.chmod(path, 0o700)
-    if os.geteuid() == 0:
-        try:
-            user = pwd.getpwnam(os_user)
-        except KeyError:
-            module.fail_json(msg=f"os_user {os_user} does not exist on this host; cannot create {path} for it.")
-        os.chown(path, user.pw_uid, grp.getgrgid(user.pw_gid).gr_gid)
-
-
-def execute_plan(module, plan, params, secrets, env):
-    data_dir = params["data_directory"]
-    for kind, arg in plan:
-        if kind in ("run", "run_as"):
-            rc, out, err = module.run_command(arg, environ_update=env if kind == "run_as" else None, cwd="/")
-            if rc != 0:
-                shown = describe_plan([(kind, arg)], secrets, data_dir)[0]
-                detail = mask_secrets((err.strip() or out.strip())[-2000:], secrets)
-                module.fail_json(
-                    msg=f"'{shown}' failed on this host (rc={rc}): {detail}",
-                    commands=describe_plan(plan, secrets, data_dir),
-                )
-        elif kind == "mkdir":
-            make_data_dir(module, arg, params["os_user"])
-        elif kind == "clear":
-            clear_directory(arg)
-        elif kind == "write_settings":
-            path = os.path.join(data_dir, AUTO_CONF)
-            current = ""
-            if os.path.exists(path):
-                with open(path) as handle:
-                    current = handle.read()
-            write_file_atomic(path, update_auto_conf(current, arg), owner_of(data_dir))
-        elif kind == "signal":
-            write_file_atomic(arg, "", owner_of(data_dir))
-        elif kind == "reload":
-            conn, err = try_connect(params)
-            if conn is None:
-                module.fail_json(msg=f"Could not connect to reload the configuration: {err}")
-            try:
-                fetch_one(conn, "SELECT pg_reload_conf() AS ok")
-            finally:
-                conn.close()
+from ansible_collections.opsforge.webstack.plugins.module_utils.standby import (
+    NONE,
+    Refused,
+    StepContext,
+    StepFailed,
+    build_plan,
+    decide_action,
+    default_commands,
+    describe_plan,
+    execute_plan,
+    is_streaming_from,
+    needs_primary_probe,
+    password_env,
+)
 
 
 def wait_streaming(params, deadline):
     """Poll until the WAL receiver streams from the primary; return (receiver row, last seen text)."""
-    last_seen = "nothing yet"
-    while True:
-        conn, err = try_connect(params)
-        if conn is None:
-            last_seen = f"cannot connect to the local server: {err}"
-        else:
-            try:
-                receiver = read_wal_receiver(conn)
-                if is_streaming_from(receiver, params["primary_host"], params["primary_port"]):
-                    return receiver, None
-                last_seen = f"pg_stat_wal_receiver: {receiver}" if receiver else "no WAL receiver running"
-            except psycopg2.Error as exc:
-                last_seen = f"query failed: {str(exc).strip()}"
-            finally:
-                conn.close()
-        if time.monotonic() >= deadline:
-            return None, last_seen
-        time.sleep(0.25)
+
+    def look(conn):
+        receiver = read_wal_receiver(conn)
+        if is_streaming_from(receiver, params["primary_host"], params["primary_port"]):
+            return receiver, None
+        return None, f"pg_stat_wal_receiver: {receiver}" if receiver else "no WAL receiver running"
+
+    return poll_new_connections(
+        params,
+        look,
+        deadline,
+        0.25,
+        connect_error="cannot connect to the local server",
+        query_error="query failed",
+    )
 
 
 def resolve_paths(module, params, local):
@@ -905,12 +333,9 @@ def main():
             "wait_timeout": {"type": "int", "default": 120},
         }
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = new_module(argument_spec, validate_params)
     ensure_psycopg2(module)
     params = module.params
-    error = validate_params(params)
-    if error:
-        module.fail_json(msg=error)
     secrets = [params.get("replication_password"), params.get("rewind_password"), params.get("login_password")]
     result = {"changed": False}
 
@@ -945,13 +370,10 @@ def main():
         module.exit_json(**result)
 
     start = time.monotonic()
-    rewind_password = rewind_credentials(params)[1]
-    env = {}
-    if action == CLONE and params.get("replication_password"):
-        env["PGPASSWORD"] = params["replication_password"]
-    if action == REWIND and rewind_password:
-        env["PGPASSWORD"] = rewind_password
-    execute_plan(module, plan, params, secrets, env)
+    try:
+        execute_plan(plan, StepContext(module, secrets, password_env(action, params)))
+    except StepFailed as exc:
+        module.fail_json(msg=str(exc), commands=result["commands"])
     result["changed"] = action != NONE
 
     receiver, last_seen = wait_streaming(params, time.monotonic() + params["wait_timeout"])

@@ -24,15 +24,15 @@ description:
     tests); this one only promotes inside the switchover protocol.
 author:
   - opsforge developers (@opsforge)
-extends_documentation_fragment:
-  - opsforge.webstack.postgres
 attributes:
   check_mode:
     support: full
     description: Connects to both servers, checks the target is a standby and the bounds fit, and waits for nothing.
-  diff_mode:
-    support: none
-    description: Nothing is reported as a diff.
+extends_documentation_fragment:
+  - opsforge.webstack.attributes
+  - opsforge.webstack.postgres
+  - opsforge.webstack.postgres.tls
+  - opsforge.webstack.switchover
 options:
   old_primary_host:
     description: Address of the current (old) primary, where the PgBouncer hosts signal.
@@ -42,20 +42,6 @@ options:
     description: Port of the old primary.
     type: int
     default: 5432
-  switchover_user:
-    description:
-      - Role to connect to the old primary as; the same one the PgBouncer hosts signal with, so that the start
-        time of their connections is visible. Needs no privilege beyond CONNECT.
-    type: str
-    required: true
-  switchover_password:
-    description: Password of O(switchover_user).
-    type: str
-    required: true
-  switchover_db:
-    description: Database on the old primary to connect to.
-    type: str
-    default: postgres
   bouncers:
     description: The signal names (usually inventory hostnames) of every PgBouncer host that must have paused.
     type: list
@@ -149,9 +135,9 @@ msg:
 import time
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
+    accepts_writes,
     connect,
     current_timeline,
     describe_target,
@@ -160,7 +146,10 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     fetch_all,
     fetch_one,
     format_lsn,
+    login_params,
+    new_module,
     parse_lsn,
+    poll_until,
     postgres_common_argument_spec,
     try_connect,
 )
@@ -198,19 +187,167 @@ def validate_params(params):
 
 
 def old_primary_params(params):
-    return {
-        "login_host": params["old_primary_host"],
-        "login_port": params["old_primary_port"],
-        "login_user": params["switchover_user"],
-        "login_password": params["switchover_password"],
-        "login_db": params["switchover_db"],
-        "connect_timeout": min(params["connect_timeout"], 5),
-    }
+    return login_params(
+        params,
+        params["old_primary_host"],
+        params["old_primary_port"],
+        params["switchover_user"],
+        params["switchover_password"],
+        params["switchover_db"],
+        connect_timeout=min(params["connect_timeout"], 5),
+    )
 
 
 def read_signals(conn):
     rows = fetch_all(conn, SIGNALS_SQL, signals_query_args())
     return {row["name"]: float(row["age"] or 0.0) for row in rows}
+
+
+class Promotion:
+    """One switchover promotion on the local standby: its two connections, timings and result.
+
+    The phases run in order (connect, wait for the signals, catch up, check the signals again, promote);
+    every refusal before pg_promote() leaves both servers as they were.
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.start = time.monotonic()
+        self.interval = self.params["poll_interval_ms"] / 1000.0
+        self.age_limit = max_pause_age(
+            self.params["pause_timeout"], self.params["pause_wait"], self.params["promote_wait"]
+        )
+        self.expected = self.params["bouncers"]
+        self.target = describe_target(self.params)
+        self.timings = {}
+        self.result = {"changed": False, "timings": self.timings, "signals": {}}
+        self.local = None
+        self.old = None
+        self.replay_lsn = None
+
+    def fail(self, msg, **extra):
+        self.timings["total"] = elapsed_ms(self.start)
+        self.module.fail_json(msg=msg, **extra, **self.result)
+
+    def refuse(self, msg):
+        self.fail(f"Not promoting {self.target}: {msg} Nothing was changed; the old primary keeps serving.")
+
+    def connect(self):
+        self.local = connect(self.module)
+        old_params = old_primary_params(self.params)
+        self.old, err = try_connect(old_params)
+        if self.old is None:
+            self.local.close()
+            self.refuse(f"could not connect to the old primary as {describe_target(old_params)}: {err}.")
+
+    def close(self):
+        self.local.close()
+        self.old.close()
+
+    def read_signals(self):
+        seen = read_signals(self.old)
+        self.result["signals"] = seen
+        return signal_decision(self.expected, seen, self.age_limit)
+
+    def refuse_late(self, decision, detail):
+        if decision == "late":
+            self.refuse(f"the oldest pause is {detail:.1f} s old, more than the {self.age_limit:g} s that are safe.")
+
+    def wait_signals(self):
+        """1. Every PgBouncer host paused?"""
+        decision, detail = poll_until(
+            self.read_signals,
+            lambda found: found[0] != "wait",
+            self.start + self.params["signal_timeout"],
+            self.interval,
+        )
+        self.timings["signals"] = elapsed_ms(self.start)
+        if decision == "wait":
+            self.refuse(
+                f"not every PgBouncer host signalled within {self.params['signal_timeout']:g} s (missing: "
+                f"{', '.join(detail)}). They resume on the old primary by themselves."
+            )
+        self.refuse_late(decision, detail)
+
+    def catch_up(self):
+        """2. Replay everything the old primary has flushed (every acknowledged commit)."""
+        phase = time.monotonic()
+        old_lsn = parse_lsn(fetch_one(self.old, "SELECT pg_current_wal_flush_lsn()::text AS lsn")["lsn"])
+        self.result["old_primary_lsn"] = format_lsn(old_lsn)
+
+        def replayed():
+            replay = fetch_one(self.local, "SELECT pg_last_wal_replay_lsn()::text AS lsn")["lsn"]
+            return parse_lsn(replay) if replay else None
+
+        self.replay_lsn = poll_until(
+            replayed,
+            lambda lsn: caught_up(old_lsn, lsn),
+            phase + self.params["catchup_timeout"],
+            self.interval / 4,
+        )
+        self.timings["catchup"] = elapsed_ms(phase)
+        if not caught_up(old_lsn, self.replay_lsn):
+            self.refuse(
+                f"it replayed only up to {format_lsn(self.replay_lsn)} within {self.params['catchup_timeout']:g} s, "
+                f"the old primary has flushed {format_lsn(old_lsn)}."
+            )
+
+    def recheck_signals(self):
+        """3. Still every signal, and still young enough?"""
+        decision, detail = self.read_signals()
+        if decision == "wait":
+            self.refuse(f"PgBouncer hosts {', '.join(detail)} stopped signalling (they gave up and resumed).")
+        self.refuse_late(decision, detail)
+        self.result["pause_age_ms"] = round(max(self.result["signals"].values()) * 1000)
+        self.result["promote_lsn"] = format_lsn(self.replay_lsn)
+
+    def promote(self):
+        """4. Promote, and wait until the server accepts writes."""
+        phase = time.monotonic()
+        promoted = fetch_one(self.local, "SELECT pg_promote(wait => false) AS ok")["ok"]
+        self.result["changed"] = True
+        writable = promoted and poll_until(
+            lambda: accepts_writes(self.local), bool, phase + self.params["promote_wait"], self.interval / 4
+        )
+        self.timings["promote"] = elapsed_ms(phase)
+        if not writable:
+            self.fail(
+                f"{self.target} was asked to promote but did not accept writes within "
+                f"{self.params['promote_wait']:g} s. The promotion may still complete: check both servers "
+                "(pg_replication_info) before anything else."
+            )
+        self.result["timeline"] = current_timeline(self.local, False)
+
+    def run(self):
+        self.connect()
+        try:
+            row = fetch_one(self.local, "SELECT pg_is_in_recovery() AS in_recovery")
+            if not row["in_recovery"]:
+                self.refuse("it is not a standby (already a primary).")
+            if self.module.check_mode:
+                self.result.update(
+                    changed=True, msg=f"would wait for {', '.join(self.expected)} to pause, then promote {self.target}"
+                )
+                self.module.exit_json(**self.result)
+            self.wait_signals()
+            self.catch_up()
+            self.recheck_signals()
+            self.promote()
+        except psycopg2.Error as exc:
+            self.fail(
+                f"Switchover promotion on {self.target} failed: {str(exc).strip()} (promotion requested: "
+                f"{self.result['changed']}).",
+                exception=traceback.format_exc(),
+            )
+        finally:
+            self.close()
+        self.timings["total"] = elapsed_ms(self.start)
+        self.result["msg"] = (
+            f"promoted to timeline {self.result['timeline']} with {len(self.expected)} PgBouncer hosts paused for "
+            f"{self.result['pause_age_ms']} ms before the promotion"
+        )
+        self.module.exit_json(**self.result)
 
 
 def main():
@@ -227,131 +364,9 @@ def main():
         promote_wait={"type": "float", "default": 3},
         poll_interval_ms={"type": "int", "default": 20},
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    error = validate_params(params)
-    if error:
-        module.fail_json(msg=error)
+    module = new_module(argument_spec, validate_params)
     ensure_psycopg2(module)
-
-    start = time.monotonic()
-    interval = params["poll_interval_ms"] / 1000.0
-    age_limit = max_pause_age(params["pause_timeout"], params["pause_wait"], params["promote_wait"])
-    expected = params["bouncers"]
-    target = describe_target(params)
-    old_params = old_primary_params(params)
-    old_target = describe_target(old_params)
-    timings = {}
-    result = {"changed": False, "timings": timings, "signals": {}}
-
-    def refuse(msg):
-        timings["total"] = elapsed_ms(start)
-        module.fail_json(
-            msg=f"Not promoting {target}: {msg} Nothing was changed; the old primary keeps serving.", **result
-        )
-
-    local = connect(module)
-    old, err = try_connect(old_params)
-    if old is None:
-        local.close()
-        refuse(f"could not connect to the old primary as {old_target}: {err}.")
-    try:
-        row = fetch_one(local, "SELECT pg_is_in_recovery() AS in_recovery")
-        if not row["in_recovery"]:
-            refuse("it is not a standby (already a primary).")
-        if module.check_mode:
-            result.update(changed=True, msg=f"would wait for {', '.join(expected)} to pause, then promote {target}")
-            module.exit_json(**result)
-
-        # 1. Every PgBouncer host paused?
-        deadline = start + params["signal_timeout"]
-        while True:
-            seen = read_signals(old)
-            result["signals"] = seen
-            decision, detail = signal_decision(expected, seen, age_limit)
-            if decision != "wait" or time.monotonic() >= deadline:
-                break
-            time.sleep(interval)
-        timings["signals"] = elapsed_ms(start)
-        if decision == "wait":
-            refuse(
-                f"not every PgBouncer host signalled within {params['signal_timeout']:g} s (missing: "
-                f"{', '.join(detail)}). They resume on the old primary by themselves."
-            )
-        if decision == "late":
-            refuse(f"the oldest pause is {detail:.1f} s old, more than the {age_limit:g} s that are safe.")
-
-        # 2. Replay everything the old primary has flushed (every acknowledged commit).
-        phase = time.monotonic()
-        old_lsn = parse_lsn(fetch_one(old, "SELECT pg_current_wal_flush_lsn()::text AS lsn")["lsn"])
-        result["old_primary_lsn"] = format_lsn(old_lsn)
-        deadline = phase + params["catchup_timeout"]
-        while True:
-            replay = fetch_one(local, "SELECT pg_last_wal_replay_lsn()::text AS lsn")["lsn"]
-            replay_lsn = parse_lsn(replay) if replay else None
-            if caught_up(old_lsn, replay_lsn) or time.monotonic() >= deadline:
-                break
-            time.sleep(interval / 4)
-        timings["catchup"] = elapsed_ms(phase)
-        if not caught_up(old_lsn, replay_lsn):
-            refuse(
-                f"it replayed only up to {format_lsn(replay_lsn)} within {params['catchup_timeout']:g} s, the old "
-                f"primary has flushed {format_lsn(old_lsn)}."
-            )
-
-        # 3. Still every signal, and still young enough? Then promote.
-        seen = read_signals(old)
-        result["signals"] = seen
-        decision, detail = signal_decision(expected, seen, age_limit)
-        if decision == "wait":
-            refuse(f"PgBouncer hosts {', '.join(detail)} stopped signalling (they gave up and resumed).")
-        if decision == "late":
-            refuse(f"the oldest pause is {detail:.1f} s old, more than the {age_limit:g} s that are safe.")
-        result["pause_age_ms"] = round(max(seen.values()) * 1000)
-        result["promote_lsn"] = format_lsn(replay_lsn)
-
-        phase = time.monotonic()
-        promoted = fetch_one(local, "SELECT pg_promote(wait => false) AS ok")["ok"]
-        result["changed"] = True
-        deadline = phase + params["promote_wait"]
-        writable = False
-        while promoted:
-            row = fetch_one(
-                local,
-                "SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro",
-            )
-            if not row["in_recovery"] and row["ro"] == "off":
-                writable = True
-                break
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(interval / 4)
-        timings["promote"] = elapsed_ms(phase)
-        if not writable:
-            timings["total"] = elapsed_ms(start)
-            module.fail_json(
-                msg=f"{target} was asked to promote but did not accept writes within {params['promote_wait']:g} s. "
-                "The promotion may still complete: check both servers (pg_replication_info) before anything else.",
-                **result,
-            )
-        result["timeline"] = current_timeline(local, False)
-    except psycopg2.Error as exc:
-        timings["total"] = elapsed_ms(start)
-        module.fail_json(
-            msg=f"Switchover promotion on {target} failed: {str(exc).strip()} (promotion requested: "
-            f"{result['changed']}).",
-            exception=traceback.format_exc(),
-            **result,
-        )
-    finally:
-        local.close()
-        old.close()
-    timings["total"] = elapsed_ms(start)
-    result["msg"] = (
-        f"promoted to timeline {result['timeline']} with {len(expected)} PgBouncer hosts paused for "
-        f"{result['pause_age_ms']} ms before the promotion"
-    )
-    module.exit_json(**result)
+    Promotion(module).run()
 
 
 if __name__ == "__main__":

@@ -16,15 +16,14 @@ description:
   - O(command=show) returns the rows of a C(SHOW) view as a list of dicts and never changes anything.
 author:
   - opsforge developers (@opsforge)
-extends_documentation_fragment:
-  - opsforge.webstack.pgbouncer
 attributes:
   check_mode:
     support: full
     description: Reports whether the command would change the pooler's state and runs nothing but C(SHOW).
-  diff_mode:
-    support: none
-    description: Nothing is reported as a diff.
+extends_documentation_fragment:
+  - opsforge.webstack.attributes
+  - opsforge.webstack.pgbouncer
+  - opsforge.webstack.postgres.tls
 options:
   command:
     description:
@@ -127,20 +126,22 @@ msg:
 import re
 import time
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer import (
-    AdminConsole,
     AdminError,
     AdminTimeout,
+    is_not_paused_error,
     open_admin_console,
     pgbouncer_common_argument_spec,
+    resume,
     rows_to_dicts,
 )
-from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import elapsed_ms
+from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
+    elapsed_ms,
+    new_module,
+)
 
 DATABASE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_$.\-]*$")
 ALREADY_PAUSED_MARKERS = ("already suspended/paused", "already paused")
-NOT_PAUSED_MARKERS = ("not paused",)
 
 
 def validate_request(command, database, show):
@@ -206,7 +207,7 @@ def is_noop_error(command, message):
     if command == "pause":
         return any(marker in text for marker in ALREADY_PAUSED_MARKERS)
     if command == "resume":
-        return any(marker in text for marker in NOT_PAUSED_MARKERS)
+        return is_not_paused_error(text)
     return False
 
 
@@ -220,21 +221,6 @@ def read_paused(console, database, timeout):
     except AdminError:
         return None, None  # PgBouncer before 1.21 has no SHOW STATE
     return state_paused(rows), None
-
-
-def resume_after_timeout(params, database, timeout):
-    """On a fresh connection, undo a PAUSE that did not finish. Returns an error text or None."""
-    console = AdminConsole(params)
-    try:
-        console.open()
-        console.run(build_statement("resume", database), timeout)
-    except (AdminError, AdminTimeout) as exc:
-        if is_noop_error("resume", str(exc)):
-            return None
-        return str(exc) or "no answer"
-    finally:
-        console.close()
-    return None
 
 
 def main():
@@ -269,11 +255,7 @@ def main():
         },
         timeout={"type": "int", "default": 30},
     )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_if=[("command", "show", ("show",))],
-        supports_check_mode=True,
-    )
+    module = new_module(argument_spec, required_if=[("command", "show", ("show",))])
     params = module.params
     command, database, show, timeout = params["command"], params["database"], params["show"], params["timeout"]
 
@@ -334,7 +316,9 @@ def main():
             console.run(statement, timeout)
         except AdminTimeout:
             console.close()
-            resume_error = resume_after_timeout(params, database, min(timeout, 10)) if command == "pause" else None
+            resume_error = (
+                resume(params, min(timeout, 10), build_statement("resume", database)) if command == "pause" else None
+            )
             if command == "pause":
                 after = "RESUME was issued, so nothing is left paused."
                 if resume_error:

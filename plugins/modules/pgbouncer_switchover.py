@@ -15,23 +15,24 @@ description:
     pause at the same moment however far apart Ansible started them.
   - It then issues PAUSE (at most O(pause_wait) seconds) and, once paused, signals by renaming its
     connection on O(old_primary_host) to C(application_name=webstack-switchover-paused:<signal_name>).
-  - It then asks O(target_host) every O(poll_interval_ms) milliseconds whether it is still in recovery. As soon
-    as it is a primary, it renames O(staged_config) over O(config) (an atomic rename), issues RELOAD and RESUME.
+  - It then asks O(target_host) every O(poll_interval_ms) milliseconds whether it accepts writes (out of
+    recovery, read-write, able to assign a transaction ID). As soon as it does, it renames O(staged_config)
+    over O(config) (an atomic rename), issues RELOAD and RESUME.
   - RESUME always follows PAUSE, on error as well. When the target is not a primary O(pause_timeout) seconds
     after PAUSE, the module drops its signal, resumes on the old configuration (so clients keep using the old
     primary) and fails. The promoting side gives up earlier, so it never promotes after that.
   - Returns how long the pools were paused, measured from sending PAUSE until RESUME was answered.
 author:
   - opsforge developers (@opsforge)
-extends_documentation_fragment:
-  - opsforge.webstack.pgbouncer
 attributes:
   check_mode:
     support: full
     description: Connects to the admin console and both servers and checks the staged file, pausing nothing.
-  diff_mode:
-    support: none
-    description: Nothing is reported as a diff.
+extends_documentation_fragment:
+  - opsforge.webstack.attributes
+  - opsforge.webstack.pgbouncer
+  - opsforge.webstack.switchover
+  - opsforge.webstack.postgres.tls
 options:
   old_primary_host:
     description: Address of the current (old) primary, where the module signals that it paused.
@@ -49,18 +50,6 @@ options:
     description: PostgreSQL port of the target.
     type: int
     default: 5432
-  switchover_user:
-    description: Role to connect to both servers as (needs only CONNECT).
-    type: str
-    required: true
-  switchover_password:
-    description: Password of O(switchover_user).
-    type: str
-    required: true
-  switchover_db:
-    description: Database to connect to on both servers.
-    type: str
-    default: postgres
   signal_name:
     description: This host's name in the signal (usually its inventory hostname); letters, digits, C(.-_).
     type: str
@@ -154,19 +143,22 @@ import contextlib
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer import (
-    AdminConsole,
     AdminError,
     AdminTimeout,
     open_admin_console,
     pgbouncer_common_argument_spec,
+    resume,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
+    accepts_writes,
     connection_kwargs,
     elapsed_ms,
     ensure_psycopg2,
+    login_params,
+    new_module,
+    poll_until,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
     PEERS_SQL,
@@ -215,16 +207,16 @@ def validate_params(params):
 
 
 def server_kwargs(params, host, port, application_name):
-    kwargs = connection_kwargs(
-        {
-            "login_host": host,
-            "login_port": port,
-            "login_user": params["switchover_user"],
-            "login_password": params["switchover_password"],
-            "login_db": params["switchover_db"],
-            "connect_timeout": 1,
-        }
+    server = login_params(
+        params,
+        host,
+        port,
+        params["switchover_user"],
+        params["switchover_password"],
+        params["switchover_db"],
+        connect_timeout=1,
     )
+    kwargs = connection_kwargs(server)
     kwargs.update(application_name=application_name, options=STATEMENT_OPTIONS)
     return kwargs
 
@@ -241,25 +233,16 @@ def peers_ready(conn):
 
 def wait_for_peers(conn, params):
     """Wait at the barrier; the peers still missing when it gave up (empty when all came)."""
-    deadline = time.monotonic() + params["barrier_timeout"]
-    missing = barrier_missing(params["peers"], peers_ready(conn))
-    while missing and time.monotonic() < deadline:
-        time.sleep(params["poll_interval_ms"] / 1000.0)
-        missing = barrier_missing(params["peers"], peers_ready(conn))
-    return missing
-
-
-def is_primary(conn):
-    cursor = conn.cursor()
-    try:
-        cursor.execute("SELECT pg_is_in_recovery()")
-        return not cursor.fetchone()[0]
-    finally:
-        cursor.close()
+    return poll_until(
+        lambda: barrier_missing(params["peers"], peers_ready(conn)),
+        lambda missing: not missing,
+        time.monotonic() + params["barrier_timeout"],
+        params["poll_interval_ms"] / 1000.0,
+    )
 
 
 class TargetPoller:
-    """Asks the target whether it left recovery, reconnecting when the connection breaks."""
+    """Asks the target whether it accepts writes yet, reconnecting when the connection breaks."""
 
     def __init__(self, params):
         self.kwargs = server_kwargs(params, params["target_host"], params["target_port"], "webstack-switchover-poll")
@@ -270,11 +253,11 @@ class TargetPoller:
         self.conn = psycopg2.connect(**self.kwargs)
         self.conn.autocommit = True
 
-    def primary(self):
+    def writable(self):
         try:
             if self.conn is None:
                 self.connect()
-            return is_primary(self.conn)
+            return accepts_writes(self.conn)
         except psycopg2.Error as exc:
             self.last_error = str(exc).strip()
             self.close()
@@ -285,6 +268,175 @@ class TargetPoller:
             with contextlib.suppress(psycopg2.Error):
                 self.conn.close()
             self.conn = None
+
+
+class Switchover:
+    """One switchover on this PgBouncer host: its connections, the first failure, the timings and the result.
+
+    The phases run in order (preflight, barrier, pause, signal, promotion, switch) and each one after the
+    pause only when no failure came before it; finish() always closes and resumes what was paused.
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.timings = {}
+        self.result = {"changed": False, "switched": False, "timings": self.timings}
+        self.poller = TargetPoller(self.params)
+        self.signal = None
+        self.console = None
+        self.paused = False
+        self.failure = None
+        self.start = None
+
+    def fail_before_pause(self, msg, **result):
+        self.close_servers()
+        if self.console is not None:
+            self.console.close()
+        self.module.fail_json(msg=msg, **result)
+
+    def close_servers(self):
+        if self.signal is not None:
+            with contextlib.suppress(psycopg2.Error):
+                self.signal.close()
+            self.signal = None
+        self.poller.close()
+
+    def preflight(self):
+        """Everything that can be checked is checked before PAUSE."""
+        params, staged, config = self.params, self.params["staged_config"], self.params["config"]
+        if not os.path.isfile(staged):
+            self.fail_before_pause(
+                f"The staged configuration {staged} does not exist; nothing was paused.", **self.result
+            )
+        if not os.access(os.path.dirname(config), os.W_OK):
+            self.fail_before_pause(
+                f"Cannot replace {config} (directory not writable); run as root. Nothing was paused."
+            )
+        try:
+            self.poller.connect()
+            self.poller.writable()
+        except psycopg2.Error as exc:
+            self.fail_before_pause(
+                f"Cannot reach the target {params['target_host']}: {str(exc).strip()}. Nothing was paused."
+            )
+        if self.poller.last_error:
+            self.fail_before_pause(
+                f"Cannot ask the target {params['target_host']}: {self.poller.last_error}. Nothing was paused."
+            )
+        try:
+            self.signal = psycopg2.connect(
+                **server_kwargs(
+                    params,
+                    params["old_primary_host"],
+                    params["old_primary_port"],
+                    ready_application_name(params["signal_name"]),
+                )
+            )
+            self.signal.autocommit = True
+        except psycopg2.Error as exc:
+            self.fail_before_pause(
+                f"Cannot reach the old primary {params['old_primary_host']}: {str(exc).strip()}. Nothing was paused."
+            )
+        self.console = open_admin_console(self.module)
+
+    def barrier(self):
+        """Wait until every PgBouncer host of the switchover holds its connection to the old primary."""
+        phase = time.monotonic()
+        failure = None
+        try:
+            missing = wait_for_peers(self.signal, self.params)
+        except psycopg2.Error as exc:
+            missing, failure = None, f"lost the old primary at the barrier: {str(exc).strip()}"
+        self.timings["barrier"] = elapsed_ms(phase)
+        if missing:
+            failure = (
+                f"{', '.join(missing)} did not reach the barrier within {self.params['barrier_timeout']:g} s"
+                " (not started, or cannot reach the old primary)"
+            )
+        if failure:
+            self.fail_before_pause(
+                f"Switchover on PgBouncer {self.console.describe()}: {failure}; nothing was paused.", **self.result
+            )
+
+    def pause(self):
+        pause_wait = self.params["pause_wait"]
+        try:
+            self.console.run("PAUSE", pause_wait)
+            self.paused = True
+        except AdminTimeout:
+            self.paused = True  # PgBouncer keeps trying to pause; the RESUME of finish() undoes it
+            self.failure = (
+                f"PAUSE did not finish within {pause_wait:g} s (clients hold transactions open); "
+                "resumed on the old primary"
+            )
+        except AdminError as exc:
+            self.failure = f"PAUSE failed: {exc}"
+        self.timings["pause"] = elapsed_ms(self.start)
+
+    def signal_paused(self):
+        try:
+            cursor = self.signal.cursor()
+            cursor.execute("SET application_name = %s", (signal_application_name(self.params["signal_name"]),))
+            cursor.close()
+        except psycopg2.Error as exc:
+            self.failure = f"could not signal on the old primary {self.params['old_primary_host']}: {str(exc).strip()}"
+
+    def wait_promotion(self):
+        params = self.params
+        deadline = self.start + params["pause_timeout"]
+        promoted = poll_until(self.poller.writable, bool, deadline, params["poll_interval_ms"] / 1000.0)
+        if not promoted:
+            # Drop the signal first, then look one last time: a promotion seen now is still followed.
+            self.signal.close()
+            self.signal = None
+            promoted = self.poller.writable()
+        self.timings["promotion"] = elapsed_ms(self.start) - self.timings["pause"]
+        if not promoted:
+            detail = f" (last error: {self.poller.last_error})" if self.poller.last_error else ""
+            self.failure = (
+                f"{params['target_host']} was not a primary {params['pause_timeout']:g} s after PAUSE{detail}; "
+                "resumed on the old configuration, clients keep using the old primary"
+            )
+
+    def switch(self):
+        staged, config = self.params["staged_config"], self.params["config"]
+        phase = time.monotonic()
+        try:
+            os.replace(staged, config)
+        except OSError as exc:
+            self.failure = f"could not move {staged} to {config} ({exc}); resumed on the old configuration"
+        else:
+            self.result.update(changed=True, switched=True)
+            try:
+                self.console.run("RELOAD", 5)
+            except (AdminError, AdminTimeout) as exc:
+                self.failure = f"{config} is in place but RELOAD failed ({exc or 'no answer'}); run RELOAD by hand"
+        self.timings["switch"] = elapsed_ms(phase)
+
+    def critical_section(self):
+        """PAUSE, signal, wait for the promotion, switch; RESUME whatever happened."""
+        self.start = time.monotonic()
+        try:
+            for phase in (self.pause, self.signal_paused, self.wait_promotion, self.switch):
+                phase()
+                if self.failure is not None:
+                    break
+        finally:
+            self.finish()
+
+    def finish(self):
+        self.close_servers()
+        if self.paused:
+            phase = time.monotonic()
+            resume_error = resume(self.params, 5, console=self.console, attempts=3)
+            self.timings["resume"] = elapsed_ms(phase)
+            self.result["pause_ms"] = elapsed_ms(self.start)
+            if resume_error:
+                self.failure = (self.failure + "; " if self.failure else "") + (
+                    f"RESUME failed ({resume_error}): run RESUME by hand"
+                )
+        self.console.close()
 
 
 def main():
@@ -304,168 +456,29 @@ def main():
         barrier_timeout={"type": "float", "default": 10},
         poll_interval_ms={"type": "int", "default": 20},
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = new_module(argument_spec, validate_params)
     params = module.params
-    error = validate_params(params)
-    if error:
-        module.fail_json(msg=error)
     ensure_psycopg2(module)
-    staged, config = params["staged_config"], params["config"]
-    timings = {}
-    result = {"changed": False, "switched": False, "timings": timings}
 
-    # Everything that can be checked is checked before PAUSE.
-    if not os.path.isfile(staged):
-        module.fail_json(msg=f"The staged configuration {staged} does not exist; nothing was paused.", **result)
-    if not os.access(os.path.dirname(config), os.W_OK):
-        module.fail_json(msg=f"Cannot replace {config} (directory not writable); run as root. Nothing was paused.")
-    poller = TargetPoller(params)
-    try:
-        poller.connect()
-        poller.primary()
-    except psycopg2.Error as exc:
-        module.fail_json(
-            msg=f"Cannot reach the target {params['target_host']}: {str(exc).strip()}. Nothing was paused."
-        )
-    if poller.last_error:
-        module.fail_json(msg=f"Cannot ask the target {params['target_host']}: {poller.last_error}. Nothing was paused.")
-    try:
-        signal = psycopg2.connect(
-            **server_kwargs(
-                params,
-                params["old_primary_host"],
-                params["old_primary_port"],
-                ready_application_name(params["signal_name"]),
-            )
-        )
-        signal.autocommit = True
-    except psycopg2.Error as exc:
-        poller.close()
-        module.fail_json(
-            msg=f"Cannot reach the old primary {params['old_primary_host']}: {str(exc).strip()}. Nothing was paused."
-        )
-    console = open_admin_console(module)
-    target = console.describe()
+    switchover = Switchover(module)
+    switchover.preflight()
+    target = switchover.console.describe()
     if module.check_mode:
-        signal.close()
-        poller.close()
-        console.close()
-        result.update(changed=True, msg=f"would pause {target}, signal, wait for {params['target_host']} and switch")
-        module.exit_json(**result)
-
-    interval = params["poll_interval_ms"] / 1000.0
-    paused = False
-    failure = None
+        switchover.close_servers()
+        switchover.console.close()
+        switchover.result.update(
+            changed=True, msg=f"would pause {target}, signal, wait for {params['target_host']} and switch"
+        )
+        module.exit_json(**switchover.result)
     if params["peers"]:
-        phase = time.monotonic()
-        try:
-            missing = wait_for_peers(signal, params)
-        except psycopg2.Error as exc:
-            missing, failure = None, f"lost the old primary at the barrier: {str(exc).strip()}"
-        timings["barrier"] = elapsed_ms(phase)
-        if missing:
-            failure = (
-                f"{', '.join(missing)} did not reach the barrier within {params['barrier_timeout']:g} s"
-                " (not started, or cannot reach the old primary)"
-            )
-        if failure:
-            signal.close()
-            poller.close()
-            console.close()
-            module.fail_json(msg=f"Switchover on PgBouncer {target}: {failure}; nothing was paused.", **result)
-    start = time.monotonic()
-    try:
-        try:
-            console.run("PAUSE", params["pause_wait"])
-            paused = True
-        except AdminTimeout:
-            paused = True  # PgBouncer keeps trying to pause; the RESUME below undoes it
-            failure = (
-                f"PAUSE did not finish within {params['pause_wait']:g} s (clients hold transactions open); "
-                "resumed on the old primary"
-            )
-        except AdminError as exc:
-            failure = f"PAUSE failed: {exc}"
-        timings["pause"] = elapsed_ms(start)
+        switchover.barrier()
+    switchover.critical_section()
 
-        if failure is None:
-            try:
-                cursor = signal.cursor()
-                cursor.execute("SET application_name = %s", (signal_application_name(params["signal_name"]),))
-                cursor.close()
-            except psycopg2.Error as exc:
-                failure = f"could not signal on the old primary {params['old_primary_host']}: {str(exc).strip()}"
-
-        if failure is None:
-            deadline = start + params["pause_timeout"]
-            promoted = poller.primary()
-            while not promoted and time.monotonic() < deadline:
-                time.sleep(interval)
-                promoted = poller.primary()
-            if not promoted:
-                # Drop the signal first, then look one last time: a promotion seen now is still followed.
-                signal.close()
-                signal = None
-                promoted = poller.primary()
-            timings["promotion"] = elapsed_ms(start) - timings["pause"]
-            if not promoted:
-                detail = f" (last error: {poller.last_error})" if poller.last_error else ""
-                failure = (
-                    f"{params['target_host']} was not a primary {params['pause_timeout']:g} s after PAUSE{detail}; "
-                    "resumed on the old configuration, clients keep using the old primary"
-                )
-
-        if failure is None:
-            phase = time.monotonic()
-            try:
-                os.replace(staged, config)
-            except OSError as exc:
-                failure = f"could not move {staged} to {config} ({exc}); resumed on the old configuration"
-            else:
-                result.update(changed=True, switched=True)
-                try:
-                    console.run("RELOAD", 5)
-                except (AdminError, AdminTimeout) as exc:
-                    failure = f"{config} is in place but RELOAD failed ({exc or 'no answer'}); run RELOAD by hand"
-            timings["switch"] = elapsed_ms(phase)
-    finally:
-        if signal is not None:
-            with contextlib.suppress(psycopg2.Error):
-                signal.close()
-        poller.close()
-        if paused:
-            phase = time.monotonic()
-            resume_error = resume(console, params)
-            timings["resume"] = elapsed_ms(phase)
-            result["pause_ms"] = elapsed_ms(start)
-            if resume_error:
-                failure = (failure + "; " if failure else "") + f"RESUME failed ({resume_error}): run RESUME by hand"
-        console.close()
-
-    if failure:
-        module.fail_json(msg=f"Switchover on PgBouncer {target}: {failure}.", **result)
+    result = switchover.result
+    if switchover.failure:
+        module.fail_json(msg=f"Switchover on PgBouncer {target}: {switchover.failure}.", **result)
     result["msg"] = f"switched to {params['target_host']} after a pause of {result['pause_ms']} ms"
     module.exit_json(**result)
-
-
-def resume(console, params):
-    """RESUME on the open console, else on a fresh one; an error text or None."""
-    last = None
-    for attempt in range(3):
-        fresh = None
-        try:
-            if attempt:
-                fresh = AdminConsole(params).open()
-            (fresh or console).run("RESUME", 5)
-            return None
-        except (AdminError, AdminTimeout) as exc:
-            last = str(exc) or "no answer"
-            if "not paused" in last.lower():
-                return None
-        finally:
-            if fresh is not None:
-                fresh.close()
-    return last
 
 
 if __name__ == "__main__":

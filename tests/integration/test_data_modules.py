@@ -2,260 +2,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Integration tests of the data-tier modules against real PostgreSQL 15 and PgBouncer on loopback.
 
-Every module runs through ansible-playbook. The tests build throwaway clusters under /tmp (owned by the
-postgres OS user when run as root, because initdb refuses root), a primary on 127.0.0.1:55432, a standby
-cloned by pg_standby itself on 55433 and a PgBouncer on 56432, and remove all of it afterwards.
-
-The tests in this file run in order and share that state: PgBouncer first, then clone, replication,
-promotion and the old primary rejoining through pg_rewind.
+Every module runs through ansible-playbook. Each test gets its own servers from the fixtures in
+conftest.py (a primary node_a on 127.0.0.1:55432, a standby node_b cloned by pg_standby on 55433, a
+PgBouncer on 56432), so the tests run in any order and alone.
 """
 
 import json
-import os
-import pwd
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-import pytest
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PGBOUNCER = Path("/usr/sbin/pgbouncer")
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-
-PRIMARY_PORT, STANDBY_PORT, BOUNCER_PORT = 55432, 55433, 56432
-SUPER_PW = "super-Secret-1"
-REPL_PW = "repl-Secret-2"
-ADMIN_PW = "admin-Secret-3"
-
-pytestmark = pytest.mark.skipif(
-    not (PG_BIN.joinpath("initdb").exists() and PGBOUNCER.exists()),
-    reason="needs PostgreSQL 15 binaries in /usr/lib/postgresql/15/bin and /usr/sbin/pgbouncer "
-    "(apt-get install postgresql-15 pgbouncer)",
-)
-
-psycopg2 = pytest.importorskip("psycopg2")
-
-
-def as_pg(cmd):
-    """Run PostgreSQL programs as the postgres OS user when the tests run as root."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *[str(c) for c in cmd]]
-    return [str(c) for c in cmd]
-
-
-def run(cmd, **kwargs):
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, **kwargs)
-    assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}): {proc.stderr or proc.stdout}"
-    return proc
-
-
-class Lab:
-    def __init__(self, base):
-        self.base = base
-        self.sock = base / "sock"
-        self.colls = base / "colls"
-        self.node_a = base / "node_a"
-        self.node_b = base / "node_b"
-        self.playbooks = 0
-
-    def node_commands(self, data_dir, port):
-        pg_ctl = PG_BIN / "pg_ctl"
-        start = as_pg([pg_ctl, "-D", data_dir, "-l", f"{data_dir}.log", "-w", "-t", "60", "-o", f"-p {port}", "start"])
-        stop = as_pg([pg_ctl, "-D", data_dir, "-m", "fast", "-w", "stop"])
-        return start, stop
-
-    def login(self, port):
-        return {"login_host": "127.0.0.1", "login_port": port, "login_user": "postgres", "login_password": SUPER_PW}
-
-    def connect(self, port, **kwargs):
-        return psycopg2.connect(
-            host="127.0.0.1", port=port, user="postgres", password=SUPER_PW, dbname="postgres", **kwargs
-        )
-
-    def sql(self, port, query, args=None):
-        conn = self.connect(port)
-        conn.autocommit = True
-        try:
-            cur = conn.cursor()
-            cur.execute(query, args)
-            return cur.fetchall() if cur.description else None
-        finally:
-            conn.close()
-
-    def standby_args(self, data_dir, port, primary_port, **extra):
-        start, stop = self.node_commands(data_dir, port)
-        args = {
-            "primary_host": "127.0.0.1",
-            "primary_port": primary_port,
-            "replication_user": "replicator",
-            "replication_password": REPL_PW,
-            "rewind_user": "postgres",
-            "rewind_password": SUPER_PW,
-            "data_directory": str(data_dir),
-            "pg_bin_dir": str(PG_BIN),
-            "start_command": start,
-            "stop_command": stop,
-            "wait_timeout": 60,
-            **self.login(port),
-        }
-        args.update(extra)
-        return args
-
-    def module(self, name, args, check=False):
-        """Run one module task through ansible-playbook; return the task result dict."""
-        self.playbooks += 1
-        playbook = self.base / f"play{self.playbooks}.yml"
-        task = {"name": name, f"opsforge.webstack.{name}": args, "check_mode": check}
-        playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}]))
-        config = self.base / "ansible.cfg"
-        config.write_text("[defaults]\n")
-        env = dict(
-            {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")},
-            ANSIBLE_CONFIG=str(config),
-            ANSIBLE_COLLECTIONS_PATH=str(self.colls),
-            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-            ANSIBLE_LOCALHOST_WARNING="false",
-            ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-            ANSIBLE_LOCAL_TEMP=str(self.base / "ansible-tmp"),
-            ANSIBLE_NOCOLOR="1",
-        )
-        proc = subprocess.run(
-            [str(ANSIBLE_PLAYBOOK), str(playbook)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=str(self.base),
-            timeout=180,
-            check=False,
-        )
-        try:
-            output = json.loads(proc.stdout)
-            return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        except (ValueError, KeyError, IndexError):
-            pytest.fail(f"ansible-playbook gave no task result (rc={proc.returncode}): {proc.stdout}\n{proc.stderr}")
-
-
-def stop_cluster(data_dir):
-    if (data_dir / "postmaster.pid").exists():
-        subprocess.run(
-            as_pg([PG_BIN / "pg_ctl", "-D", data_dir, "-m", "immediate", "-w", "stop"]),
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-
-
-def stop_pgbouncer(pidfile):
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return
-    try:
-        os.kill(pid, 15)
-    except ProcessLookupError:
-        return
-    for _attempt in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-
-
-@pytest.fixture(scope="module")
-def lab(request):
-    base = Path(tempfile.mkdtemp(prefix="opsforge-data-it-", dir="/tmp"))
-    lab = Lab(base)
-
-    def cleanup():
-        stop_pgbouncer(base / "pgbouncer.pid")
-        for node in (lab.node_a, lab.node_b):
-            stop_cluster(node)
-        shutil.rmtree(base, ignore_errors=True)
-
-    request.addfinalizer(cleanup)
-    os.chmod(base, 0o755)
-    lab.sock.mkdir()
-    (lab.colls / "ansible_collections" / "opsforge").mkdir(parents=True)
-    (lab.colls / "ansible_collections" / "opsforge" / "webstack").symlink_to(REPO)
-    pwfile = base / "pw"
-    pwfile.write_text(SUPER_PW + "\n")
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        for path in (base, lab.sock, pwfile):
-            os.chown(path, user.pw_uid, user.pw_gid)
-
-    run(
-        as_pg(
-            [
-                PG_BIN / "initdb",
-                "-D",
-                lab.node_a,
-                "-U",
-                "postgres",
-                "-A",
-                "scram-sha-256",
-                f"--pwfile={pwfile}",
-                "--data-checksums",
-            ]
-        )
-    )
-    with open(lab.node_a / "postgresql.conf", "a") as conf:
-        conf.write(
-            f"listen_addresses = '127.0.0.1'\nport = {PRIMARY_PORT}\nunix_socket_directories = '{lab.sock}'\n"
-            "wal_level = replica\nmax_wal_senders = 10\nmax_replication_slots = 10\nhot_standby = on\n"
-            "wal_log_hints = on\nwal_keep_size = '256MB'\nfsync = off\nshared_buffers = '32MB'\n"
-        )
-    (lab.node_a / "pg_hba.conf").write_text(
-        "local all all scram-sha-256\n"
-        "host all all 127.0.0.1/32 scram-sha-256\n"
-        "host replication replicator 127.0.0.1/32 scram-sha-256\n"
-    )
-    start, _stop = lab.node_commands(lab.node_a, PRIMARY_PORT)
-    run(start)
-    lab.sql(PRIMARY_PORT, "CREATE ROLE replicator LOGIN REPLICATION PASSWORD %s", (REPL_PW,))
-    lab.sql(PRIMARY_PORT, "SELECT pg_create_physical_replication_slot('node_b')")
-    lab.sql(PRIMARY_PORT, "CREATE TABLE orders (id int PRIMARY KEY, note text)")
-    return lab
-
-
-@pytest.fixture(scope="module")
-def bouncer(lab):
-    ini = lab.base / "pgbouncer.ini"
-    users = lab.base / "userlist.txt"
-    users.write_text(f'"pgb_admin" "{ADMIN_PW}"\n"postgres" "{SUPER_PW}"\n')
-    ini.write_text(
-        f"[databases]\nshop = host=127.0.0.1 port={PRIMARY_PORT} dbname=postgres\n"
-        "[pgbouncer]\n"
-        f"listen_addr = 127.0.0.1\nlisten_port = {BOUNCER_PORT}\nunix_socket_dir =\n"
-        f"auth_type = scram-sha-256\nauth_file = {users}\nadmin_users = pgb_admin\n"
-        f"pool_mode = transaction\nlogfile = {lab.base}/pgbouncer.log\npidfile = {lab.base}/pgbouncer.pid\n"
-    )
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        for path in (ini, users):
-            os.chown(path, user.pw_uid, user.pw_gid)
-    run(as_pg([PGBOUNCER, "-d", ini]))
-    for _attempt in range(50):
-        try:
-            psycopg2.connect(
-                host="127.0.0.1", port=BOUNCER_PORT, user="pgb_admin", password=ADMIN_PW, dbname="pgbouncer"
-            ).close()
-            break
-        except psycopg2.OperationalError:
-            time.sleep(0.1)
-    return {
-        "login_host": "127.0.0.1",
-        "login_port": BOUNCER_PORT,
-        "login_user": "pgb_admin",
-        "login_password": ADMIN_PW,
-    }
-
+from pglab import BOUNCER_PORT, PRIMARY_PORT, REPL_PW, STANDBY_PORT, SUPER_PW, psycopg2
 
 # ---------------------------------------------------------------------------- argument checks
 
@@ -344,7 +99,7 @@ def test_pgbouncer_pause_timeout_resumes(lab, bouncer):
 # ---------------------------------------------------------------------------- replication
 
 
-def test_info_on_primary(lab):
+def test_info_on_primary(lab, primary):
     res = lab.module("pg_replication_info", lab.login(PRIMARY_PORT))
     assert not res.get("failed"), res
     assert res["changed"] is False
@@ -354,7 +109,17 @@ def test_info_on_primary(lab):
     assert res["pending_restart"] == []
 
 
-def test_standby_check_mode_changes_nothing(lab):
+def test_connection_options_of_community_postgresql(lab, primary):
+    # the unix socket directory, the port under its alias, and TLS options that reach libpq
+    socket_login = {"login_unix_socket": str(lab.sock), "port": PRIMARY_PORT, "login_password": SUPER_PW}
+    res = lab.module("pg_replication_info", {**socket_login, "ssl_mode": "disable"})
+    assert not res.get("failed"), res
+    assert res["role"] == "primary"
+    res = lab.module("pg_replication_info", {**lab.login(PRIMARY_PORT), "ssl_mode": "require"})
+    assert res["failed"] and "server does not support SSL" in res["msg"]
+
+
+def test_standby_check_mode_changes_nothing(lab, primary):
     args = lab.standby_args(lab.node_b, STANDBY_PORT, PRIMARY_PORT, slot_name="node_b", application_name="node_b")
     res = lab.module("pg_standby", args, check=True)
     assert not res.get("failed"), res
@@ -365,7 +130,7 @@ def test_standby_check_mode_changes_nothing(lab):
     assert not lab.node_b.exists()
 
 
-def test_standby_clone_then_idempotent(lab):
+def test_standby_clone_then_idempotent(lab, primary):
     args = lab.standby_args(lab.node_b, STANDBY_PORT, PRIMARY_PORT, slot_name="node_b", application_name="node_b")
     res = lab.module("pg_standby", args)
     assert not res.get("failed"), res
@@ -379,7 +144,7 @@ def test_standby_clone_then_idempotent(lab):
     assert res["changed"] is False and res["decision"] == "none"
 
 
-def test_row_replicates_and_info_on_both_sides(lab):
+def test_row_replicates_and_info_on_both_sides(lab, replication):
     lab.sql(PRIMARY_PORT, "INSERT INTO orders VALUES (1, 'written on node_a')")
     for _attempt in range(100):
         rows = lab.sql(STANDBY_PORT, "SELECT note FROM orders WHERE id = 1")
@@ -403,7 +168,7 @@ def test_row_replicates_and_info_on_both_sides(lab):
     assert primary["slots"][0]["active"] is True and primary["slots"][0]["retained_bytes"] >= 0
 
 
-def test_standby_reconfigures_when_settings_differ(lab):
+def test_standby_reconfigures_when_settings_differ(lab, replication):
     args = lab.standby_args(lab.node_b, STANDBY_PORT, PRIMARY_PORT, slot_name="node_b", application_name="node_b2")
     res = lab.module("pg_standby", args)
     assert not res.get("failed"), res
@@ -417,7 +182,7 @@ def test_standby_reconfigures_when_settings_differ(lab):
     assert names == [("node_b2",)]
 
 
-def test_promote_refusals_and_check_mode(lab):
+def test_promote_refusals_and_check_mode(lab, replication):
     res = lab.module("pg_promote", {"primary_lsn": "FF/0", "max_lag_bytes": 0, **lab.login(STANDBY_PORT)})
     assert res["failed"] and "Refusing to promote" in res["msg"] and "max_lag_bytes=0" in res["msg"]
     res = lab.module("pg_promote", lab.login(STANDBY_PORT), check=True)
@@ -432,7 +197,8 @@ def test_promote_refusals_and_check_mode(lab):
     assert lab.sql(PRIMARY_PORT, "SELECT pg_is_in_recovery()") == [(False,)]
 
 
-def test_promote_then_old_primary_rejoins_by_rewind(lab):
+def test_promote_then_old_primary_rejoins_by_rewind(lab, replication):
+    lab.sql(PRIMARY_PORT, "INSERT INTO orders VALUES (1, 'written on node_a')")
     res = lab.module("pg_promote", {"max_lag_bytes": 0, "catchup_timeout": 10, **lab.login(STANDBY_PORT)})
     assert not res.get("failed"), res
     assert res["changed"] is True and res["previous_timeline"] == 1 and res["timeline"] == 2

@@ -19,11 +19,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def lab(*args, env=None, user=None):
-    command = [str(LAB), *args]
-    if user:
-        command = ["runuser", "-u", user, "--", *command]
-    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+def lab(*args, env=None):
+    return subprocess.run(
+        [str(LAB), *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
+    )
 
 
 def network_exists(name):
@@ -40,7 +39,17 @@ def foreign_network():
 
 
 def test_refuses_a_user_other_than_root():
-    result = lab("up", user="nobody")
+    # The script comes on stdin, opened here as root: the checkout may live under a folder the
+    # unprivileged user cannot enter (a clone in /root is mode 0700), and the refusal must still be tested.
+    with open(LAB) as script:
+        result = subprocess.run(
+            ["runuser", "-u", "nobody", "--", "bash", "-s", "up"],
+            stdin=script,
+            cwd="/",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     assert result.returncode != 0
     assert "run me as root" in result.stderr
 

@@ -2,10 +2,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Integration tests of the switchover modules against real PostgreSQL 15 and PgBouncer on loopback.
 
-They reuse the clusters and the PgBouncer of test_data_modules.py (its `lab` and `bouncer` fixtures, fresh
-for this file): node_a is the primary, pg_standby clones node_b, and the two halves of the critical
-section (pg_switchover_promote and pgbouncer_switchover) run at the same time, as the playbook's async jobs
-do, while a client writes through PgBouncer.
+Each test gets its own servers (the fixtures in conftest.py): node_a is the primary, pg_standby clones
+node_b, PgBouncer serves node_a, and the two halves of the critical section (pg_switchover_promote and
+pgbouncer_switchover) run at the same time, as the playbook's async jobs do, while a client writes through
+PgBouncer.
 """
 
 import os
@@ -15,26 +15,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import test_data_modules as data
-
-# The fixtures of test_data_modules.py, instantiated again for this module.
-lab = data.lab
-bouncer = data.bouncer
-psycopg2 = data.psycopg2
-pytestmark = data.pytestmark
+from pglab import BOUNCER_PORT, PRIMARY_PORT, STANDBY_PORT, SUPER_PW, psycopg2
 
 SWITCH_PW = "switch-Secret-4"
-PRIMARY_PORT, STANDBY_PORT, BOUNCER_PORT = data.PRIMARY_PORT, data.STANDBY_PORT, data.BOUNCER_PORT
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster(lab, bouncer):
-    """node_a primary with a probe table and the switchover role, node_b streaming from it."""
+    """node_a primary with a probe table and the switchover role, node_b streaming from it, PgBouncer on
+    node_a; the admin console login."""
     lab.sql(PRIMARY_PORT, "CREATE ROLE switchover LOGIN CONNECTION LIMIT 5 PASSWORD %s", (SWITCH_PW,))
     lab.sql(PRIMARY_PORT, "CREATE TABLE probe (id bigserial PRIMARY KEY, client int)")
-    args = lab.standby_args(lab.node_b, STANDBY_PORT, PRIMARY_PORT, slot_name="node_b", application_name="node_b")
-    res = lab.module("pg_standby", args)
-    assert not res.get("failed"), res
+    lab.clone_standby()
     return bouncer
 
 
@@ -91,7 +83,7 @@ def both(lab, promote, pause):
 
 def served_by(port=BOUNCER_PORT):
     conn = psycopg2.connect(
-        host="127.0.0.1", port=port, user="postgres", password=data.SUPER_PW, dbname="shop", connect_timeout=5
+        host="127.0.0.1", port=port, user="postgres", password=SUPER_PW, dbname="shop", connect_timeout=5
     )
     conn.autocommit = True
     try:
@@ -112,9 +104,7 @@ class Writer(threading.Thread):
         self.errors = []
 
     def run(self):
-        conn = psycopg2.connect(
-            host="127.0.0.1", port=BOUNCER_PORT, user="postgres", password=data.SUPER_PW, dbname="shop"
-        )
+        conn = psycopg2.connect(host="127.0.0.1", port=BOUNCER_PORT, user="postgres", password=SUPER_PW, dbname="shop")
         conn.autocommit = True
         cur = conn.cursor()
         while not self.stop.is_set():
@@ -124,7 +114,7 @@ class Writer(threading.Thread):
             except psycopg2.Error as exc:
                 self.errors.append(str(exc).strip())
                 conn = psycopg2.connect(
-                    host="127.0.0.1", port=BOUNCER_PORT, user="postgres", password=data.SUPER_PW, dbname="shop"
+                    host="127.0.0.1", port=BOUNCER_PORT, user="postgres", password=SUPER_PW, dbname="shop"
                 )
                 conn.autocommit = True
                 cur = conn.cursor()

@@ -132,3 +132,46 @@ def test_common_argument_spec_is_typed_and_hides_the_password():
     assert all("type" in option for option in spec.values())
     assert spec["login_password"]["no_log"] is True
     assert spec["login_port"]["default"] == 5432
+
+
+def test_connection_kwargs_take_the_unix_socket_and_tls_options():
+    params = {"login_user": "u", "login_host": "", "login_unix_socket": "/run/pg", "login_port": 5433}
+    assert pg.connection_kwargs(params)["host"] == "/run/pg"
+    assert pg.connection_kwargs({**params, "login_host": "localhost"})["host"] == "/run/pg"
+    assert pg.connection_kwargs({**params, "login_host": "db1"})["host"] == "db1"
+    assert pg.connection_kwargs({**params, "login_unix_socket": ""})["host"] == "/var/run/postgresql"
+    tls = {"ssl_mode": "verify-full", "ca_cert": "/ca.pem", "ssl_cert": "/c.pem", "ssl_key": "/k.pem"}
+    kwargs = pg.connection_kwargs({**params, **tls})
+    assert (kwargs["sslmode"], kwargs["sslrootcert"], kwargs["sslcert"], kwargs["sslkey"]) == (
+        "verify-full",
+        "/ca.pem",
+        "/c.pem",
+        "/k.pem",
+    )
+    assert "sslrootcert" not in pg.connection_kwargs(params)
+
+
+def test_login_params_point_elsewhere_and_keep_tls():
+    params = {"login_host": "", "login_unix_socket": "/run/pg", "ssl_mode": "require", "connect_timeout": 10}
+    other = pg.login_params(params, "10.0.0.11", 5432, "switchover", "pw", connect_timeout=1)
+    kwargs = pg.connection_kwargs(other)
+    assert kwargs["host"] == "10.0.0.11" and kwargs["user"] == "switchover" and kwargs["password"] == "pw"
+    assert kwargs["sslmode"] == "require" and kwargs["connect_timeout"] == 1
+    assert pg.describe_target(other) == "switchover@10.0.0.11:5432"
+
+
+def test_common_argument_spec_names_follow_community_postgresql():
+    spec = pg.postgres_common_argument_spec()
+    assert spec["login_port"]["aliases"] == ["port"] and spec["ca_cert"]["aliases"] == ["ssl_rootcert"]
+    assert {"login_unix_socket", "ssl_mode", "ssl_cert", "ssl_key"} <= set(spec)
+
+
+def test_poll_until_stops_when_done_or_at_the_deadline(monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(pg.time, "sleep", sleeps.append)
+    values = iter([1, 2, 3, 4])
+    assert pg.poll_until(lambda: next(values), lambda v: v == 3, pg.time.monotonic() + 60, 0.5) == 3
+    assert sleeps == [0.5, 0.5]
+    calls = []
+    assert pg.poll_until(lambda: calls.append(1) or False, bool, pg.time.monotonic() - 1, 0.5) is False
+    assert calls == [1]

@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 import pytest
+from ansible_collections.opsforge.webstack.plugins.module_utils import auto_conf as ac
+from ansible_collections.opsforge.webstack.plugins.module_utils import standby as sb
 from ansible_collections.opsforge.webstack.plugins.modules import pg_standby as mod
 
 SYSID = "7310000000000000001"
@@ -63,7 +65,7 @@ PRIMARY = {"system_identifier": SYSID, "timeline": 1, "lsn": "0/3000100", "histo
 
 
 def test_none_when_streaming_with_wanted_settings():
-    assert mod.decide_action(local(), params())[0] == mod.NONE
+    assert sb.decide_action(local(), params())[0] == sb.NONE
 
 
 @pytest.mark.parametrize(
@@ -74,61 +76,61 @@ def test_none_when_streaming_with_wanted_settings():
     ],
 )
 def test_clone_when_missing_or_empty(where):
-    assert mod.decide_action(local(**where), params())[0] == mod.CLONE
+    assert sb.decide_action(local(**where), params())[0] == sb.CLONE
 
 
 def test_clone_when_reclone_even_over_a_running_primary():
-    action, reason = mod.decide_action(local(in_recovery=False), params(reclone=True))
-    assert (action, reason) == (mod.CLONE, "reclone=true")
+    action, reason = sb.decide_action(local(in_recovery=False), params(reclone=True))
+    assert (action, reason) == (sb.CLONE, "reclone=true")
 
 
 def test_refuses_a_running_primary():
-    with pytest.raises(mod.Refused, match=r"running primary.*stop_running_primary=true.*reclone=true"):
-        mod.decide_action(local(in_recovery=False, wal_receiver=None), params(), PRIMARY)
+    with pytest.raises(sb.Refused, match=r"running primary.*stop_running_primary=true.*reclone=true"):
+        sb.decide_action(local(in_recovery=False, wal_receiver=None), params(), PRIMARY)
 
 
 def test_rewinds_a_running_primary_when_allowed_and_the_target_is_newer():
     newer = dict(PRIMARY, timeline=2, history=HISTORY_2)
-    action, _reason = mod.decide_action(local(in_recovery=False), params(stop_running_primary=True), newer)
-    assert action == mod.REWIND
+    action, _reason = sb.decide_action(local(in_recovery=False), params(stop_running_primary=True), newer)
+    assert action == sb.REWIND
 
 
 def test_never_stops_a_running_primary_without_proof_of_a_newer_primary():
     allowed = params(stop_running_primary=True)
-    with pytest.raises(mod.Refused, match="could not be asked for its timeline"):
-        mod.decide_action(local(in_recovery=False), allowed, None)
-    with pytest.raises(mod.Refused, match="not newer than this running primary"):
-        mod.decide_action(local(in_recovery=False), allowed, PRIMARY)
+    with pytest.raises(sb.Refused, match="could not be asked for its timeline"):
+        sb.decide_action(local(in_recovery=False), allowed, None)
+    with pytest.raises(sb.Refused, match="not newer than this running primary"):
+        sb.decide_action(local(in_recovery=False), allowed, PRIMARY)
 
 
 def test_rewinds_a_stopped_former_primary():
     stopped = local(running=False, in_recovery=False, standby_signal=False, wal_receiver=None)
-    action, reason = mod.decide_action(stopped, params(), PRIMARY)
-    assert action == mod.REWIND and "former primary" in reason
+    action, reason = sb.decide_action(stopped, params(), PRIMARY)
+    assert action == sb.REWIND and "former primary" in reason
 
 
 def test_refuses_a_non_data_directory():
-    with pytest.raises(mod.Refused, match="not a PostgreSQL data directory"):
-        mod.decide_action(local(has_pg_version=False, running=False), params())
+    with pytest.raises(sb.Refused, match="not a PostgreSQL data directory"):
+        sb.decide_action(local(has_pg_version=False, running=False), params())
 
 
 def test_refuses_another_cluster():
     other = dict(PRIMARY, system_identifier="999")
-    with pytest.raises(mod.Refused, match="another cluster"):
-        mod.decide_action(local(running=False, standby_signal=True), params(), other)
+    with pytest.raises(sb.Refused, match="another cluster"):
+        sb.decide_action(local(running=False, standby_signal=True), params(), other)
 
 
 def test_rewinds_a_standby_on_a_diverged_timeline():
     diverged = local(timeline=1, lsn="0/3000200", wal_receiver={"status": "waiting"})
     primary = dict(PRIMARY, timeline=2, history=HISTORY_2)
-    action, reason = mod.decide_action(diverged, params(), primary)
-    assert action == mod.REWIND and "left the history" in reason
+    action, reason = sb.decide_action(diverged, params(), primary)
+    assert action == sb.REWIND and "left the history" in reason
 
 
 def test_standby_behind_the_switch_point_just_follows():
     behind = local(timeline=1, lsn="0/3000000", wal_receiver={"status": "waiting"})
     primary = dict(PRIMARY, timeline=2, history=HISTORY_2)
-    assert mod.decide_action(behind, params(), primary)[0] == mod.NONE
+    assert sb.decide_action(behind, params(), primary)[0] == sb.NONE
 
 
 @pytest.mark.parametrize(
@@ -143,79 +145,79 @@ def test_standby_behind_the_switch_point_just_follows():
     ],
 )
 def test_configure_when_settings_differ(change, named):
-    action, reason = mod.decide_action(local(), params(**change), PRIMARY)
-    assert action == mod.CONFIGURE and named in reason
+    action, reason = sb.decide_action(local(), params(**change), PRIMARY)
+    assert action == sb.CONFIGURE and named in reason
 
 
 def test_unset_optional_values_are_not_compared():
-    assert mod.decide_action(local(), params(application_name=None, replication_password=None))[0] == mod.NONE
+    assert sb.decide_action(local(), params(application_name=None, replication_password=None))[0] == sb.NONE
 
 
 def test_start_when_configured_but_stopped():
     stopped = local(running=False, in_recovery=False, wal_receiver=None)
-    assert mod.decide_action(stopped, params(), PRIMARY)[0] == mod.START
+    assert sb.decide_action(stopped, params(), PRIMARY)[0] == sb.START
 
 
 # ---------------------------------------------------------------- probing, plan and commands
 
 
 def test_needs_primary_probe():
-    assert mod.needs_primary_probe(local(), params()) is False
-    assert mod.needs_primary_probe(local(wal_receiver={"status": "waiting"}), params()) is True
-    assert mod.needs_primary_probe(local(exists=False, empty=True), params()) is False
-    assert mod.needs_primary_probe(local(running=False), params()) is True
-    assert mod.needs_primary_probe(local(), params(reclone=True)) is False
+    assert sb.needs_primary_probe(local(), params()) is False
+    assert sb.needs_primary_probe(local(wal_receiver={"status": "waiting"}), params()) is True
+    assert sb.needs_primary_probe(local(exists=False, empty=True), params()) is False
+    assert sb.needs_primary_probe(local(running=False), params()) is True
+    assert sb.needs_primary_probe(local(), params(reclone=True)) is False
 
 
 def test_default_commands():
-    start, stop = mod.default_commands(15, "main")
+    start, stop = sb.default_commands(15, "main")
     assert start == ["pg_ctlcluster", "15", "main", "start"]
     assert stop == ["pg_ctlcluster", "15", "main", "stop", "-m", "fast"]
 
 
 def test_as_user_only_wraps_for_root():
-    assert mod.as_user(["pg_rewind"], "postgres", 0) == ["runuser", "-u", "postgres", "--", "pg_rewind"]
-    assert mod.as_user(["pg_rewind"], "postgres", 101) == ["pg_rewind"]
+    assert sb.as_user(["pg_rewind"], "postgres", 0) == ["runuser", "-u", "postgres", "--", "pg_rewind"]
+    assert sb.as_user(["pg_rewind"], "postgres", 101) == ["pg_rewind"]
 
 
 def test_basebackup_command_has_no_password():
-    cmd = mod.basebackup_command("/usr/lib/postgresql/15/bin", "/data", params())
+    cmd = sb.basebackup_command("/usr/lib/postgresql/15/bin", "/data", params())
     assert cmd[0] == "/usr/lib/postgresql/15/bin/pg_basebackup"
     assert cmd[cmd.index("-S") + 1] == "db2" and cmd[cmd.index("-X") + 1] == "stream" and "-w" in cmd
     assert "r-secret" not in " ".join(cmd)
-    assert "-S" not in mod.basebackup_command("/b", "/data", params(slot_name=None))
+    assert "-S" not in sb.basebackup_command("/b", "/data", params(slot_name=None))
 
 
 def test_rewind_command_and_credentials():
-    cmd = mod.rewind_command("/b", "/data", params(), "/etc/postgresql/15/main/postgresql.conf")
+    cmd = sb.rewind_command("/b", "/data", params(), "/etc/postgresql/15/main/postgresql.conf")
     assert "--source-server=host=db1 port=5432 user=replicator dbname=postgres" in cmd
     assert "--config-file=/etc/postgresql/15/main/postgresql.conf" in cmd
-    assert mod.rewind_credentials(params()) == ("replicator", "r-secret")
-    assert mod.rewind_credentials(params(rewind_user="rw", rewind_password="w")) == ("rw", "w")
+    assert sb.rewind_credentials(params()) == ("replicator", "r-secret")
+    assert sb.rewind_credentials(params(rewind_user="rw", rewind_password="w")) == ("rw", "w")
 
 
 def test_plan_for_clone_over_a_running_node():
-    plan = mod.build_plan(mod.CLONE, local(), params(reclone=True), "/b", ["start"], ["stop"], 0)
-    kinds = [kind for kind, _arg in plan]
+    plan = sb.build_plan(sb.CLONE, local(), params(reclone=True), "/b", ["start"], ["stop"], 0)
+    kinds = [step.kind for step in plan]
     assert kinds == ["run", "clear", "run_as", "write_settings", "signal", "run"]
-    assert plan[0][1] == ["stop"] and plan[-1][1] == ["start"]
-    assert plan[2][1][:4] == ["runuser", "-u", "postgres", "--"]
+    assert plan[0].argv == ["stop"] and plan[-1].argv == ["start"]
+    assert plan[2].argv[:4] == ["runuser", "-u", "postgres", "--"]
 
 
 def test_plan_for_clone_into_a_missing_directory():
-    plan = mod.build_plan(mod.CLONE, local(exists=False, running=False), params(), "/b", ["start"], ["stop"], 101)
-    assert [kind for kind, _arg in plan] == ["mkdir", "run_as", "write_settings", "signal", "run"]
+    plan = sb.build_plan(sb.CLONE, local(exists=False, running=False), params(), "/b", ["start"], ["stop"], 101)
+    assert [step.kind for step in plan] == ["mkdir", "run_as", "write_settings", "signal", "run"]
 
 
 def test_plan_for_configure_reloads_a_running_server():
-    plan = mod.build_plan(mod.CONFIGURE, local(), params(), "/b", ["start"], ["stop"], 0)
-    assert [kind for kind, _arg in plan] == ["write_settings", "signal", "reload"]
-    assert mod.build_plan(mod.NONE, local(), params(), "/b", ["start"], ["stop"], 0) == []
+    plan = sb.build_plan(sb.CONFIGURE, local(), params(), "/b", ["start"], ["stop"], 0)
+    assert [step.kind for step in plan] == ["write_settings", "signal", "reload"]
+    assert sb.build_plan(sb.NONE, local(), params(), "/b", ["start"], ["stop"], 0) == []
 
 
 def test_describe_plan_masks_passwords():
-    plan = mod.build_plan(mod.CLONE, local(exists=False, running=False), params(), "/b", ["start"], ["stop"], 0)
-    lines = mod.describe_plan(plan, ["r-secret", None], "/data")
+    plan = sb.build_plan(sb.CLONE, local(exists=False, running=False), params(), "/b", ["start"], ["stop"], 0)
+    lines = sb.describe_plan(plan, ["r-secret", None], "/data")
     text = "\n".join(lines)
     assert "r-secret" not in text and "********" in text and "pg_basebackup" in text
 
@@ -230,39 +232,39 @@ def test_update_auto_conf_replaces_only_our_keys():
         "primary_conninfo = 'host=old'\n"
         "PRIMARY_SLOT_NAME = 'old'\n"
     )
-    new = mod.update_auto_conf(current, {"primary_conninfo": "host=db1 password='x'", "primary_slot_name": None})
-    settings = mod.parse_auto_conf(new)
+    new = ac.update_auto_conf(current, {"primary_conninfo": "host=db1 password='x'", "primary_slot_name": None})
+    settings = ac.parse_auto_conf(new)
     assert settings == {"max_connections": "200", "primary_conninfo": "host=db1 password='x'"}
     assert new.startswith("# Do not edit this file manually!")
 
 
 def test_update_auto_conf_on_empty_file_adds_header():
-    new = mod.update_auto_conf("", {"primary_slot_name": "db2"})
-    assert new.splitlines()[0].startswith("#") and mod.parse_auto_conf(new) == {"primary_slot_name": "db2"}
+    new = ac.update_auto_conf("", {"primary_slot_name": "db2"})
+    assert new.splitlines()[0].startswith("#") and ac.parse_auto_conf(new) == {"primary_slot_name": "db2"}
 
 
 def test_parse_auto_conf_escapes():
     text = "a = 'it''s'\nb = 'back\\\\slash'\nc = 5 # comment\n"
-    assert mod.parse_auto_conf(text) == {"a": "it's", "b": "back\\slash", "c": "5"}
+    assert ac.parse_auto_conf(text) == {"a": "it's", "b": "back\\slash", "c": "5"}
 
 
 def test_quote_guc_round_trip():
     for value in ["plain", "it's", "back\\slash", "user=r password='p w'"]:
-        assert mod.parse_auto_conf("k = " + mod.quote_guc(value))["k"] == value
+        assert ac.parse_auto_conf("k = " + ac.quote_guc(value))["k"] == value
 
 
 def test_conninfo_differences():
-    pairs = mod.desired_conninfo_pairs(params())
-    assert mod.conninfo_differences(WANTED_CONNINFO, pairs) == []
-    assert mod.conninfo_differences("host=db1", pairs) == ["user", "password", "port", "application_name"]
-    assert mod.conninfo_differences("password='broken", pairs) == ["primary_conninfo (unparseable)"]
+    pairs = sb.desired_conninfo_pairs(params())
+    assert sb.conninfo_differences(WANTED_CONNINFO, pairs) == []
+    assert sb.conninfo_differences("host=db1", pairs) == ["user", "password", "port", "application_name"]
+    assert sb.conninfo_differences("password='broken", pairs) == ["primary_conninfo (unparseable)"]
 
 
 def test_is_streaming_from():
-    assert mod.is_streaming_from({"status": "streaming", "sender_host": "db1", "sender_port": 5432}, "db1", 5432)
-    assert not mod.is_streaming_from({"status": "streaming", "sender_host": "db1", "sender_port": 5433}, "db1", 5432)
-    assert not mod.is_streaming_from({"status": "waiting", "sender_host": "db1", "sender_port": 5432}, "db1", 5432)
-    assert not mod.is_streaming_from(None, "db1", 5432)
+    assert sb.is_streaming_from({"status": "streaming", "sender_host": "db1", "sender_port": 5432}, "db1", 5432)
+    assert not sb.is_streaming_from({"status": "streaming", "sender_host": "db1", "sender_port": 5433}, "db1", 5432)
+    assert not sb.is_streaming_from({"status": "waiting", "sender_host": "db1", "sender_port": 5432}, "db1", 5432)
+    assert not sb.is_streaming_from(None, "db1", 5432)
 
 
 # ---------------------------------------------------------------- arguments
@@ -296,7 +298,7 @@ def test_main_check_mode_on_a_missing_directory(run_module_main, tmp_path):
     }
     code, result = run_module_main(mod.main, args)
     assert code == 0, result
-    assert result["decision"] == mod.CLONE and result["changed"] is True
+    assert result["decision"] == sb.CLONE and result["changed"] is True
     assert "r-secret" not in str(result)
     assert result["commands"][-1] == "pg_ctlcluster 15 main start"
     assert not (tmp_path / "new").exists()
@@ -306,3 +308,30 @@ def test_main_needs_a_version_for_default_commands(run_module_main, tmp_path):
     args = {"primary_host": "db1", "data_directory": str(tmp_path / "new"), "_ansible_check_mode": True}
     code, result = run_module_main(mod.main, args)
     assert code == 1 and "set pg_version" in result["msg"].lower()
+
+
+def test_every_step_of_every_plan_describes_itself():
+    for action in (sb.CLONE, sb.REWIND, sb.CONFIGURE, sb.START):
+        plan = sb.build_plan(action, local(), params(), "/b", ["start"], ["stop"], 0)
+        lines = sb.describe_plan(plan, [], "/data")
+        assert len(lines) == len(plan) and all(lines)
+    reload_plan = sb.build_plan(sb.CONFIGURE, local(), params(), "/b", ["start"], ["stop"], 0)
+    assert sb.describe_plan(reload_plan, [], "/data")[-1] == "SELECT pg_reload_conf()"
+    assert sb.describe_plan([sb.Run(["pg_ctl", "start"])], [], "/data") == ["pg_ctl start"]
+
+
+def test_password_env_gives_the_source_password_only_to_clone_and_rewind():
+    assert sb.password_env(sb.CLONE, params()) == {"PGPASSWORD": "r-secret"}
+    assert sb.password_env(sb.REWIND, params()) == {"PGPASSWORD": "r-secret"}
+    assert sb.password_env(sb.REWIND, params(rewind_user="rw", rewind_password="w-secret")) == {
+        "PGPASSWORD": "w-secret"
+    }
+    assert sb.password_env(sb.CONFIGURE, params()) == {}
+    assert sb.password_env(sb.CLONE, params(replication_password=None)) == {}
+
+
+def test_read_auto_conf_is_empty_only_when_the_file_is_missing(tmp_path):
+    assert ac.read_auto_conf(str(tmp_path)) == ""
+    (tmp_path / "postgresql.auto.conf").mkdir()
+    with pytest.raises(OSError):
+        ac.read_auto_conf(str(tmp_path))
