@@ -5,11 +5,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${WEBSTACK_VENV:-$ROOT/.venv}
-# podman and runc run the lab; debootstrap builds its image; postgresql, pgbouncer
-# and redis are the real services the module and app integration tests start on
-# loopback; wrk drives the benchmarks.
-PACKAGES=(podman runc debootstrap python3-venv python3-pip git
-  postgresql-15 pgbouncer redis-server wrk)
+# podman and runc run the lab; debootstrap builds its image; postgresql, pgbouncer,
+# redis and pgbackrest are the real services and tools the module and app integration
+# tests start on loopback (the object store, rclone, comes from requirements/dev.txt);
+# openssl makes their test CA; wrk drives the benchmarks.
+PACKAGES=(podman runc debootstrap python3-venv python3-pip git openssl
+  postgresql-15 pgbouncer redis-server pgbackrest wrk)
 CONTAINERS_CONF=/etc/containers/containers.conf.d/50-opsforge-webstack.conf
 
 die() { echo "setup: $*" >&2; exit 1; }

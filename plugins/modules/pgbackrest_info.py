@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 module: pgbackrest_info
 short_description: Report a pgBackRest stanza's backups and WAL archiving, and fail when they are stale
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs C(pgbackrest --stanza=STANZA info --output=json) and returns the stanza's status and its backups (label,
     type, start and stop, sizes, WAL range).

@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 module: s3_backup_retention
 short_description: Apply grandfather-father-son retention to dumps under an S3 prefix
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Lists every object under O(prefix) (ListObjectsV2, following continuation tokens), tells each dump's time from
     its name or its C(LastModified), and decides which dumps grandfather-father-son retention keeps.

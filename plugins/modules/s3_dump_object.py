@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 module: s3_dump_object
 short_description: Upload or download a dump with a SHA-256 checksum stored beside it
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - O(mode=put) computes the SHA-256 of O(src), uploads it to O(key) (multipart for large files) and then writes
     C(<key>.sha256) in the format C(sha256sum) writes. The checksum is written last, so a dump without one is an
