@@ -175,7 +175,15 @@ def env(request):
     pwfile.write_text(data.SUPER_PW + "\n")
     if os.geteuid() == 0:
         user = pwd.getpwnam("postgres")
-        for path in (base, lab.sock, base / "pgbackrest", base / "pg", base / "restore", pwfile, base / "tls" / "ca.crt"):
+        for path in (
+            base,
+            lab.sock,
+            base / "pgbackrest",
+            base / "pg",
+            base / "restore",
+            pwfile,
+            base / "tls" / "ca.crt",
+        ):
             os.chown(path, user.pw_uid, user.pw_gid)
     (base / "pg").chmod(0o700)
     data.run(data.as_pg([data.PG_BIN / "initdb", "-D", base / "pg", "-U", "postgres", "-A", "scram-sha-256",
