@@ -15,13 +15,7 @@ author:
   - opsforge developers (@opsforge)
 extends_documentation_fragment:
   - opsforge.webstack.postgres
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so check mode runs it as usual.
-  diff_mode:
-    support: none
-    description: Nothing is reported as a diff.
+  - opsforge.webstack.attributes.read_only
 notes:
   - Connect as a superuser or a member of C(pg_monitor); other roles see nulls in C(pg_stat_replication) and
     C(pg_stat_wal_receiver).

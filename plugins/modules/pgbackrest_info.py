@@ -17,6 +17,8 @@ description:
     unreachable, wrong cipher passphrase, no stanza), naming the likely cause.
 author:
   - opsforge developers (@opsforge)
+extends_documentation_fragment:
+  - opsforge.webstack.attributes.read_only
 options:
   stanza:
     description: The pgBackRest stanza.
@@ -81,13 +83,6 @@ options:
     description: Seconds to wait for a PostgreSQL connection.
     type: int
     default: 10
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so check mode runs it as usual.
-  diff_mode:
-    support: none
-    description: Nothing is reported as a diff.
 requirements:
   - pgBackRest on the host that runs the module
   - psycopg2 (or psycopg2-binary) when O(check_archiver=true)

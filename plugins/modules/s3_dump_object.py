@@ -59,27 +59,26 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Upload tonight's dump of shop
-  opsforge.webstack.s3_dump_object:
-    endpoint_url: https://s3.lab.internal:9000
-    ca_bundle: /etc/ssl/certs/opsforge-lab-ca.pem
-    bucket: webstack-backups
-    access_key: "{{ backup_s3_access_key }}"
-    secret_key: "{{ backup_s3_secret_key }}"
-    mode: put
-    src: /var/backups/postgresql/shop-20261203T020000Z.dump
-    key: logical/shop/shop-20261203T020000Z.dump
+- name: Upload tonight's dump of shop, and fetch it back checked against the checksum written at upload time
+  module_defaults:
+    group/opsforge.webstack.webstack:
+      endpoint_url: https://s3.lab.internal:9000
+      ca_bundle: /etc/ssl/certs/opsforge-lab-ca.pem
+      bucket: webstack-backups
+      access_key: "{{ backup_s3_access_key }}"
+      secret_key: "{{ backup_s3_secret_key }}"
+  block:
+    - name: Upload
+      opsforge.webstack.s3_dump_object:
+        mode: put
+        src: /var/backups/postgresql/shop-20261203T020000Z.dump
+        key: logical/shop/shop-20261203T020000Z.dump
 
-- name: Fetch it back, checked against the checksum written at upload time
-  opsforge.webstack.s3_dump_object:
-    endpoint_url: https://s3.lab.internal:9000
-    ca_bundle: /etc/ssl/certs/opsforge-lab-ca.pem
-    bucket: webstack-backups
-    access_key: "{{ backup_s3_access_key }}"
-    secret_key: "{{ backup_s3_secret_key }}"
-    mode: get
-    key: logical/shop/shop-20261203T020000Z.dump
-    dest: /var/tmp/restore/shop.dump
+    - name: Download
+      opsforge.webstack.s3_dump_object:
+        mode: get
+        key: logical/shop/shop-20261203T020000Z.dump
+        dest: /var/tmp/restore/shop.dump
 """
 
 RETURN = r"""
