@@ -166,6 +166,7 @@ command:
 """
 
 import os
+import pwd
 from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
@@ -204,8 +205,9 @@ def read_archiver(module):
     return row
 
 
-def run_info(module):
-    params = module.params
+def info_command(params, euid, current_user):
+    """The pgbackrest info command line, run as os_user through runuser when we are root (pure).
+    Raises ValueError when os_user is another user and we cannot switch to it."""
     command = [
         params["executable"],
         f"--config={params['config']}",
@@ -213,8 +215,22 @@ def run_info(module):
         "--output=json",
         "info",
     ]
-    if params["os_user"] and os.geteuid() == 0:
-        command = ["runuser", "-u", params["os_user"], "--", *command]
+    if not params["os_user"] or params["os_user"] == current_user:
+        return command
+    if euid != 0:
+        raise ValueError(
+            f"os_user={params['os_user']} needs the module to run as root (become: true), or as that user "
+            f"(become_user: {params['os_user']}); it runs as {current_user}"
+        )
+    return ["runuser", "-u", params["os_user"], "--", *command]
+
+
+def run_info(module):
+    params = module.params
+    try:
+        command = info_command(params, os.geteuid(), pwd.getpwuid(os.geteuid()).pw_name)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     try:
         rc, out, err = module.run_command(command, encoding=None)
     except OSError as exc:  # run_command raises when the program does not exist
