@@ -9,6 +9,7 @@ what to do. The decisions are plain functions so that unit tests need no store.
 """
 
 import hashlib
+import re
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -16,6 +17,7 @@ from ansible.module_utils.basic import missing_required_lib
 BOTO3_IMP_ERR = None
 try:
     import boto3
+    import boto3.exceptions
     import botocore.config
     import botocore.exceptions
 
@@ -133,6 +135,12 @@ def explain_error(kind, code, text, params):
 
 def classify(exc):
     """(kind, code, text) of a boto3/botocore exception (see explain_error)."""
+    if isinstance(exc, boto3.exceptions.Boto3Error):
+        # upload_file wraps the ClientError in S3UploadFailedError, keeping only its text
+        if isinstance(exc.__cause__, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)):
+            return classify(exc.__cause__)
+        match = re.search(r"An error occurred \((\w+)\)", str(exc))
+        return ("client", match.group(1), str(exc)) if match else ("other", type(exc).__name__, str(exc))
     if isinstance(exc, botocore.exceptions.SSLError):
         return "tls", None, str(exc)
     if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
@@ -152,7 +160,7 @@ def fail_on_error(module, exc, action):
 
 def boto_errors():
     """The exceptions fail_on_error() understands, for `except` clauses."""
-    return (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+    return (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, boto3.exceptions.Boto3Error)
 
 
 def list_objects(s3, bucket, prefix, page_size=1000):

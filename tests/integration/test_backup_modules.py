@@ -354,6 +354,13 @@ def test_dump_errors_say_what_is_wrong(env):
     assert res["failed"] and "Could not reach" in res["msg"]
     res = env.module("s3_dump_object", env.store.args(mode="put", key="k"))
     assert res["failed"] and "src" in res["msg"]
+    # boto3's own default (CRC32 trailers on uploads) is what this store refuses; the message names the option
+    small = env.base / "small.dump"
+    small.write_bytes(b"small dump")
+    res = env.module(
+        "s3_dump_object", env.store.args(mode="put", key="k", src=str(small), checksum_mode="when_supported")
+    )
+    assert res["failed"] and "MissingContentLength" in res["msg"] and "checksum_mode=when_required" in res["msg"]
 
 
 # ---------------------------------------------------------------------------- s3_backup_retention

@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, opsforge developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+import boto3.exceptions
 import botocore.config
 import botocore.exceptions
 import pytest
@@ -56,6 +57,16 @@ def client_error(code, message="m", status=403):
         ),
         (botocore.exceptions.EndpointConnectionError(endpoint_url="https://localhost:57999"), "Could not reach"),
         (client_error("InternalError", "boom", 500), "failed (InternalError): boom"),
+        (
+            boto3.exceptions.S3UploadFailedError(
+                "Failed to upload f to b/k: An error occurred (MissingContentLength) when calling PutObject"
+            ),
+            "checksum_mode=when_required",
+        ),
+        (
+            boto3.exceptions.S3UploadFailedError("Failed to upload f to b/k: something else"),
+            "failed (S3UploadFailedError)",
+        ),
     ],
 )
 def test_errors_say_what_is_wrong_and_what_to_do(exc, expected):
