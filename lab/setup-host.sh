@@ -5,12 +5,13 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${WEBSTACK_VENV:-$ROOT/.venv}
-# podman and runc run the lab; debootstrap builds its image; postgresql, pgbouncer
-# and redis are the real services the module and app integration tests start on
-# loopback; wrk drives the benchmarks; apt-cacher-ng is the lab's package cache; ssh reaches
-# the lab hosts.
-PACKAGES=(podman runc debootstrap python3-venv python3-pip git
-  postgresql-15 pgbouncer redis-server wrk apt-cacher-ng openssh-client)
+# podman and runc run the lab; debootstrap builds its image; postgresql, pgbouncer,
+# redis and pgbackrest are the real services and tools the module and app integration
+# tests start on loopback (the object store, rclone, comes from requirements/dev.txt);
+# openssl makes their test CA; wrk drives the benchmarks; apt-cacher-ng is the lab's
+# package cache; ssh reaches the lab hosts.
+PACKAGES=(podman runc debootstrap python3-venv python3-pip git openssl
+  postgresql-15 pgbouncer redis-server pgbackrest wrk apt-cacher-ng openssh-client)
 CONTAINERS_CONF=/etc/containers/containers.conf.d/50-opsforge-webstack.conf
 
 die() { echo "setup: $*" >&2; exit 1; }

@@ -10,3 +10,14 @@ attributes:
     support: none
     description: Nothing is reported as a diff.
 """
+
+    # The same for the modules that only read (opsforge.webstack.attributes.read_only), check mode included.
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, so check mode runs it as usual.
+  diff_mode:
+    support: none
+    description: Nothing is reported as a diff.
+"""

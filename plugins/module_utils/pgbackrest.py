@@ -1,0 +1,180 @@
+# Copyright: (c) 2026, opsforge developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""pgBackRest `info --output=json` parsing and the freshness decision, as plain functions."""
+
+import json
+from datetime import datetime, timezone
+
+# status.code in `pgbackrest info` (2.45): 0 ok, 1 missing stanza path, 2 no valid backups,
+# 3 missing stanza data, 4 different cipher, 5 database mismatch, 6 backup/expire running, 99 other.
+STATUS_OK, STATUS_NO_BACKUP = 0, 2
+
+WAL_SEGMENT_SIZE = 16 * 1024 * 1024
+
+
+def load_info(text):
+    """Parse `info --output=json` output. pgBackRest copies raw bytes of an unreadable (wrongly decrypted)
+    file into its error message, so control characters are allowed in strings. Raises ValueError."""
+    data = json.loads(text, strict=False)
+    if not isinstance(data, list):
+        raise ValueError("pgbackrest info did not print a JSON list")
+    return data
+
+
+def epoch_to_iso(value):
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stanza_summary(stanza):
+    """The parts of one stanza's info that the module returns."""
+    backups = []
+    for backup in stanza.get("backup", []):
+        stamps = backup.get("timestamp", {})
+        archive = backup.get("archive") or {}
+        info = backup.get("info", {})
+        backups.append(
+            {
+                "label": backup.get("label"),
+                "type": backup.get("type"),
+                "prior": backup.get("prior"),
+                "error": bool(backup.get("error")),
+                "start": epoch_to_iso(stamps.get("start")),
+                "stop": epoch_to_iso(stamps.get("stop")),
+                "start_epoch": stamps.get("start"),
+                "stop_epoch": stamps.get("stop"),
+                "wal_start": archive.get("start"),
+                "wal_stop": archive.get("stop"),
+                "size": info.get("size"),
+                "delta": info.get("delta"),
+                "repository_size": info.get("repository", {}).get("size"),
+                "repository_delta": info.get("repository", {}).get("delta"),
+            }
+        )
+    archives = [
+        {"id": arch.get("id"), "min": arch.get("min"), "max": arch.get("max")} for arch in stanza.get("archive", [])
+    ]
+    status = stanza.get("status", {})
+    repo_messages = [
+        repo.get("status", {}).get("message")
+        for repo in stanza.get("repo", [])
+        if repo.get("status", {}).get("code") not in (STATUS_OK, STATUS_NO_BACKUP)
+    ]
+    return {
+        "name": stanza.get("name"),
+        "status_code": status.get("code"),
+        "status_message": status.get("message"),
+        "repo_errors": [message for message in repo_messages if message],
+        "backup_running": bool(status.get("lock", {}).get("backup", {}).get("held")),
+        "cipher": stanza.get("cipher"),
+        "backups": backups,
+        "archive": archives,
+    }
+
+
+def find_stanza(data, name):
+    for stanza in data:
+        if stanza.get("name") == name:
+            return stanza
+    return None
+
+
+def explain_status(summary, stanza_name):
+    """None when the repository could be read (status 0 or 2), else a message with what to do."""
+    code = summary["status_code"]
+    if code in (STATUS_OK, STATUS_NO_BACKUP):
+        return None
+    detail = "; ".join(summary["repo_errors"]) or summary["status_message"] or "unknown error"
+    if code == 1:
+        hint = (
+            "the stanza was never created in this repository: "
+            f"run `pgbackrest --stanza={stanza_name} stanza-create` on the primary"
+        )
+    elif "403" in detail or "SignatureDoesNotMatch" in detail or "InvalidAccessKeyId" in detail:
+        hint = "the object store refused the credentials: check repo1-s3-key and repo1-s3-key-secret"
+    elif "CryptoError" in detail and "certificate" in detail:
+        hint = "the store's TLS certificate is not trusted: set repo1-storage-ca-file to the CA that signed it"
+    elif "HostConnectError" in detail or "unable to connect" in detail:
+        hint = "the object store cannot be reached: check repo1-s3-endpoint and that the store is running"
+    elif "unable to load info file" in detail or code == 4:
+        hint = "the repository cannot be decrypted: repo1-cipher-pass is not the one the stanza was created with"
+    else:
+        hint = f"see the message, and `pgbackrest --stanza={stanza_name} check`"
+    detail = detail.splitlines()[0][:300]
+    return (
+        f"pgBackRest cannot read stanza {stanza_name!r} (status {code}: {summary['status_message']}): {detail}. "
+        f"Likely cause: {hint}."
+    )
+
+
+def wal_segment_end(walfile, segment_size=WAL_SEGMENT_SIZE):
+    """LSN (int) at which a WAL segment ends: '000000010000000000000013' -> 0x14000000 for 16 MiB segments."""
+    log, seg = int(walfile[8:16], 16), int(walfile[16:24], 16)
+    per_log = 0x100000000 // segment_size
+    return (log * per_log + seg + 1) * segment_size
+
+
+def freshness(summary, archiver, now, max_backup_age=None, max_archive_age=None, stanza_name=None):
+    """Decide whether backups and archiving are fresh enough.
+
+    summary: stanza_summary(); archiver: dict with last_archived_time (aware datetime or None),
+    last_archived_wal, last_failed_time, last_failed_wal, failed_count, current_lsn (int or None),
+    in_recovery; or None when PostgreSQL was not asked. now: aware datetime.
+    Returns (facts, problems): facts a dict of ages, problems a list of messages (empty = fresh).
+    """
+    stanza_name = stanza_name or summary.get("name")
+    facts = {"last_backup": None, "last_backup_age": None, "archive_age": None, "wal_pending_bytes": None}
+    problems = []
+    good = [b for b in summary["backups"] if b["type"] in ("full", "diff") and not b["error"] and b["stop_epoch"]]
+    if good:
+        newest = max(good, key=lambda b: b["stop_epoch"])
+        facts["last_backup"] = newest["label"]
+        facts["last_backup_age"] = int(now.timestamp() - newest["stop_epoch"])
+    if max_backup_age is not None:
+        if not good:
+            problems.append(
+                f"stanza {stanza_name!r} has no full or differential backup: run "
+                f"`pgbackrest --stanza={stanza_name} --type=full backup` on the primary"
+            )
+        elif facts["last_backup_age"] > max_backup_age:
+            problems.append(
+                f"the newest full/diff backup {facts['last_backup']} finished {facts['last_backup_age']} s ago, "
+                f"older than max_backup_age={max_backup_age} s: check the backup timers and their logs, then run "
+                f"`pgbackrest --stanza={stanza_name} --type=diff backup` on the primary"
+            )
+    if archiver is None:
+        return facts, problems
+    if archiver.get("last_archived_time"):
+        facts["archive_age"] = int((now - archiver["last_archived_time"]).total_seconds())
+    segment = archiver.get("wal_segment_size") or WAL_SEGMENT_SIZE
+    if archiver.get("last_archived_wal") and archiver.get("current_lsn") is not None:
+        facts["wal_pending_bytes"] = max(
+            0, archiver["current_lsn"] - wal_segment_end(archiver["last_archived_wal"], segment)
+        )
+    if max_archive_age is None or archiver.get("in_recovery"):
+        return facts, problems
+    failing = archiver.get("last_failed_time") and (
+        not archiver.get("last_archived_time") or archiver["last_failed_time"] > archiver["last_archived_time"]
+    )
+    failure = ""
+    if archiver.get("failed_count"):
+        failure = " pg_stat_archiver counts {} failures, the last for {} at {}.".format(
+            archiver["failed_count"], archiver.get("last_failed_wal"), archiver.get("last_failed_time")
+        )
+    what_to_run = (
+        " Read the PostgreSQL log for archive_command errors and run "
+        f"`pgbackrest --stanza={stanza_name} check` on the primary."
+    )
+    if not archiver.get("last_archived_time"):
+        problems.append("no WAL segment was ever archived." + failure + what_to_run)
+    elif facts["archive_age"] > max_archive_age and (failing or facts["wal_pending_bytes"]):
+        problems.append(
+            f"the last WAL segment, {archiver['last_archived_wal']}, was archived {facts['archive_age']} s ago, "
+            f"older than max_archive_age={max_archive_age} s, and {facts['wal_pending_bytes']} bytes of WAL "
+            "written since are not in the repository." + failure + what_to_run
+        )
+    elif failing:
+        problems.append(f"archiving is failing now.{failure}{what_to_run}")
+    return facts, problems
