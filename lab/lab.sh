@@ -37,7 +37,8 @@ command -v podman >/dev/null || die "podman is missing; './dev setup' installs i
 
 # The recipe's hash names the image, so a changed recipe builds a new one.
 recipe_tag() {
-  printf '%s\n' "$SUITE" "$IMAGE_PACKAGES" "$APT_CACHE" "$(declare -f build_image configure_rootfs)" |
+  printf '%s\n' "$SUITE" "$IMAGE_PACKAGES" "$APT_CACHE" "$(cat "$SSH_KEY.pub")" \
+    "$(declare -f build_image configure_rootfs)" |
     sha256sum | cut -c1-12
 }
 
@@ -70,8 +71,10 @@ SCRIPT
   # A container has no consoles and no hardware to wait for.
   chroot "$rootfs" systemctl mask -q getty@tty1.service console-getty.service \
     systemd-udevd.service systemd-udev-trigger.service systemd-remount-fs.service
-  # sshd runs only per connection (`sshd -i`, through podman exec), never as a listening service.
+  # sshd runs only per connection (`sshd -i`, through podman exec), never as a listening service;
+  # the controller's lab key is the image's (the lab's hosts and the molecule instances).
   chroot "$rootfs" systemctl mask -q ssh.service ssh.socket
+  install -D -m 0600 "$SSH_KEY.pub" "$rootfs/root/.ssh/authorized_keys"
   echo 'd /run/sshd 0755 root root -' >"$rootfs/usr/lib/tmpfiles.d/webstack-lab-sshd.conf"
   chroot "$rootfs" apt-get clean
 }
@@ -105,6 +108,7 @@ build_image() {
 
 ensure_image() {
   local tag
+  ensure_ssh_key
   tag=$(recipe_tag)
   if ! podman image exists "$IMAGE:$tag"; then
     build_image "$tag"
@@ -144,7 +148,6 @@ ensure_network() {
 container_spec() {
   local host=$1 address=$2 image=$3
   echo "--name lab-$host --hostname $host --network $NETWORK --ip $address --no-hosts" \
-    "--volume $SSH_KEY.pub:/root/.ssh/authorized_keys:ro" \
     "--systemd=always --restart=always --label $LABEL $image /sbin/init"
 }
 
@@ -203,7 +206,6 @@ hosts() { "$PYTHON" "$ROOT/lab/labinfo.py" hosts "$INVENTORY" "$SUBNET"; }
 cmd_up() {
   local image host address
   trap 'status=$?; [[ $status -eq 0 ]] || undo_created' EXIT
-  ensure_ssh_key
   ensure_network
   image=$(ensure_image)
   while read -r host address; do
@@ -238,7 +240,6 @@ cmd_recreate() {
   local wanted=${1:?usage: lab.sh recreate HOST} image host address
   hosts | cut -d' ' -f1 | grep -qx "$wanted" ||
     die "no lab host named '$wanted'; the hosts are: $(hosts | cut -d' ' -f1 | paste -sd ' ')"
-  ensure_ssh_key
   ensure_network
   image=$(ensure_image)
   while read -r host address; do
