@@ -21,7 +21,7 @@ def durations(folder: Path) -> list[tuple[float, str]]:
     scenarios = folder / "molecule-durations.txt"
     if scenarios.exists():
         for line in scenarios.read_text().splitlines():
-            seconds, _, scenario = line.partition(" ")
+            seconds, scenario = line.split(" ", 1)
             found.append((float(seconds), f"molecule: {scenario}"))
     return sorted(found, reverse=True)
 
