@@ -10,3 +10,11 @@ attributes:
     support: none
     description: Nothing is reported as a diff.
 """
+
+    # check_mode of a module that only reads.
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, so check mode runs it as usual.
+"""

@@ -4,6 +4,11 @@
 
 DOCUMENTATION = r"""
 module: pg_node_state
+extends_documentation_fragment:
+  - opsforge.webstack.attributes
+  - opsforge.webstack.attributes.read_only
+  - opsforge.webstack.postgres
+  - opsforge.webstack.postgres.tls
 short_description: Report whether a PostgreSQL member holds data, runs, and is in recovery
 version_added: 0.1.0
 description:
@@ -20,14 +25,6 @@ description:
     unix socket) or as that owner. Needs psycopg2 only when the server runs.
 author:
   - opsforge developers (@opsforge)
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so check mode runs it as usual.
-extends_documentation_fragment:
-  - opsforge.webstack.attributes
-  - opsforge.webstack.postgres
-  - opsforge.webstack.postgres.tls
 options:
   data_directory:
     description: The member's data directory.

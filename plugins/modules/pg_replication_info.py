@@ -13,12 +13,9 @@ description:
   - Runs only read-only queries and never changes anything.
 author:
   - opsforge developers (@opsforge)
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so check mode runs it as usual.
 extends_documentation_fragment:
   - opsforge.webstack.attributes
+  - opsforge.webstack.attributes.read_only
   - opsforge.webstack.postgres
   - opsforge.webstack.postgres.tls
 notes:
