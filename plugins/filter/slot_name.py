@@ -9,7 +9,7 @@ version_added: 0.1.0
 author: opsforge developers (@opsforge)
 description:
   - Turns an inventory host name into the name of its physical replication slot, which is also the
-    C(application_name) it streams with and its name in C(synchronous_standby_names): every character
+    C(application_name) it streams with and its name in C(synchronous_standby_names); every character
     other than a letter, a digit or C(_) becomes C(_), and the result is lower case.
   - Given a list, returns the list of slot names in the same order.
 options:

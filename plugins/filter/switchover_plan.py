@@ -110,8 +110,9 @@ def refusal(plan, members, group, standbys, requested, max_lag_bytes, oldest, ma
     age = float((oldest or {}).get("age") or 0)
     if age > float(max_xact_seconds):
         return (
-            f"a transaction on {old} has been open for {age:.1f} s (pid {oldest.get('pid')}, user {oldest.get('usename')}, "
-            f"application '{oldest.get('application_name')}'), more than switchover_max_xact_seconds={max_xact_seconds}: "
+            f"a transaction on {old} has been open for {age:.1f} s (pid {oldest.get('pid')}, "
+            f"user {oldest.get('usename')}, application '{oldest.get('application_name')}'), "
+            f"more than switchover_max_xact_seconds={max_xact_seconds}: "
             "PAUSE would wait for it. Let it finish (or end it) and run this again."
         )
     return ""

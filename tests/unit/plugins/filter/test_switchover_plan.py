@@ -68,7 +68,8 @@ def test_a_long_transaction_is_refused():
     refusal = plan([replica("lab_db2", 0)], oldest=oldest, max_xact_seconds=1.0)["refusal"]
     assert refusal == (
         "a transaction on lab-db1 has been open for 7.2 s (pid 42, user shop, application 'psql'), "
-        "more than switchover_max_xact_seconds=1.0: PAUSE would wait for it. Let it finish (or end it) and run this again."
+        "more than switchover_max_xact_seconds=1.0: PAUSE would wait for it. "
+        "Let it finish (or end it) and run this again."
     )
     assert plan([replica("lab_db2", 0)], oldest={"age": 0.5}, max_xact_seconds=1.0)["refusal"] == ""
     assert plan([replica("lab_db2", 0)], oldest={}, max_xact_seconds=1.0)["refusal"] == ""
