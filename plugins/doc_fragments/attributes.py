@@ -11,10 +11,13 @@ attributes:
     description: Nothing is reported as a diff.
 """
 
-    # check_mode of a module that only reads.
+    # The same for the modules that only read (opsforge.webstack.attributes.read_only), check mode included.
     READ_ONLY = r"""
 attributes:
   check_mode:
     support: full
     description: The module only reads, so check mode runs it as usual.
+  diff_mode:
+    support: none
+    description: Nothing is reported as a diff.
 """

@@ -5,7 +5,6 @@
 DOCUMENTATION = r"""
 module: pg_node_state
 extends_documentation_fragment:
-  - opsforge.webstack.attributes
   - opsforge.webstack.attributes.read_only
   - opsforge.webstack.postgres
   - opsforge.webstack.postgres.tls

@@ -14,7 +14,6 @@ description:
 author:
   - opsforge developers (@opsforge)
 extends_documentation_fragment:
-  - opsforge.webstack.attributes
   - opsforge.webstack.attributes.read_only
   - opsforge.webstack.postgres
   - opsforge.webstack.postgres.tls
