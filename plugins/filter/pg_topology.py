@@ -12,6 +12,7 @@ description:
     C(stopped-primary), C(stopped-standby)) and returns which member is the primary, which are
     standbys, whether the cluster is being built for the first time, and an error when no safe
     answer exists (two primaries, standbys without a primary).
+  - The states are those M(opsforge.webstack.pg_node_state) reports.
   - A running primary wins over a stopped one, which is a former primary waiting to rejoin.
 options:
   _input:
@@ -39,8 +40,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-
-STATES = ("absent", "running-primary", "running-standby", "stopped-primary", "stopped-standby")
+from ansible_collections.opsforge.webstack.plugins.module_utils.node_state import STATES
 
 
 def pg_topology(states, bootstrap_primary):

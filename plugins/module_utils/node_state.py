@@ -181,3 +181,48 @@ def probe_primary(params):
         return None, str(exc).strip()
     finally:
         conn.close()
+
+
+# The states a cluster member reports; the pg_topology filter decides the primary from them.
+STATES = ("absent", "running-primary", "running-standby", "stopped-primary", "stopped-standby")
+
+
+def classify(local, in_recovery):
+    """A member's state from inspect_local() and pg_is_in_recovery() (None when the server did not answer) (pure).
+
+    A server that runs but does not answer counts as stopped, as the standby.signal file says.
+    """
+    if not local["has_pg_version"]:
+        return "absent"
+    if in_recovery is not None:
+        return "running-standby" if in_recovery else "running-primary"
+    return "stopped-standby" if local["standby_signal"] else "stopped-primary"
+
+
+def ask_in_recovery(params, data_dir):
+    """pg_is_in_recovery() of the running server; returns (bool, None) or (None, error text).
+
+    Run as root, the connection is made with the effective uid and gid of the data directory's owner, so that
+    peer authentication over the unix socket admits it as that owner (as runuser -u postgres psql would).
+    """
+    owner = None
+    if os.geteuid() == 0:
+        stat = os.stat(data_dir)
+        owner = (stat.st_uid, stat.st_gid)
+    try:
+        if owner:
+            os.setegid(owner[1])
+            os.seteuid(owner[0])
+        conn, err = try_connect(params)
+    finally:
+        if owner:
+            os.seteuid(0)
+            os.setegid(0)
+    if conn is None:
+        return None, err
+    try:
+        return bool(fetch_one(conn, "SELECT pg_is_in_recovery() AS in_recovery")["in_recovery"]), None
+    except psycopg2.Error as exc:
+        return None, str(exc).strip()
+    finally:
+        conn.close()
