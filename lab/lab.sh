@@ -24,7 +24,6 @@ SUITE=bookworm
 LABEL=opsforge.lab=webstack
 # The controller's key for the lab, kept outside any clone so that every clone reuses the hosts.
 SSH_KEY=/var/lib/opsforge-webstack/lab-ssh/id_ed25519
-APT_CACHE=$("$ROOT/lab/apt-cache.sh" address)
 # Everything every host needs before Ansible can manage it; roles install the rest.
 IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,iproute2,procps,acl,locales,tzdata,openssh-server
 
@@ -34,6 +33,8 @@ say() { echo "lab: $*" >&2; }
 [[ $(id -u) -eq 0 ]] || die "run me as root: podman, its network and debootstrap need root (try: sudo $0 $*)"
 command -v podman >/dev/null || die "podman is missing; './dev setup' installs it"
 [[ -x $PYTHON ]] || die "the project virtualenv is missing; './dev setup' creates it"
+# The controller's package cache (lab/apt-cache.sh), which the image asks before each download.
+APT_CACHE=$("$ROOT/lab/apt-cache.sh" address)
 
 # The recipe's hash names the image, so a changed recipe builds a new one.
 recipe_tag() {
