@@ -70,7 +70,8 @@ def apply_retention(settings, client, database):
     prefix = f"{settings['prefix'].strip('/')}/{database}/"
     objects = s3_call(params, f"Listing {prefix}", s3u.list_objects, client, params["bucket"], prefix)
     dumps, sidecars, _ignored = retention.dumps_from_listing(objects)
-    keep, delete = retention.select(dumps, settings["keep_daily"], settings["keep_weekly"], settings["keep_monthly"])
+    limits = [int(settings[f"keep_{kind}"]) for kind in ("daily", "weekly", "monthly")]
+    keep, delete = retention.select(dumps, *limits)
     for dump in delete:
         # the dump first, then its checksum: a checksum without a dump is never left to look like a good dump
         keys = [dump["key"], f"{dump['key']}.sha256"] if f"{dump['key']}.sha256" in sidecars else [dump["key"]]
