@@ -102,7 +102,8 @@ def restore_target(backups, target_time, target_name, now):
             f"{_utc(first['stop_epoch'])}): no backup can reach it. Pick a later time. Nothing was changed."
         )
     else:
-        target = when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
+        # To the microsecond, as given: a target cut to the second would drop the commits of that second.
+        target = when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
         result.update(type="time", target=target, description=f"the state at {target}")
         result["options"] = ["--type=time", f"--target={target}"]
     return result

@@ -24,7 +24,13 @@ def test_no_target_restores_the_latest():
 def test_a_time_between_the_first_backup_and_now_is_normalised_to_utc():
     plan = restore_target(BACKUPS, "2026-12-03 08:30:00+02:00", "", NOW)
     assert plan["error"] is None
-    assert plan["options"] == ["--type=time", "--target=2026-12-03 06:30:00+00"]
+    assert plan["options"] == ["--type=time", "--target=2026-12-03 06:30:00.000000+00"]
+
+
+def test_a_time_keeps_its_fraction_of_a_second():
+    # psql's clock_timestamp() as printed; cut to the second, the commits of that second would be lost.
+    plan = restore_target(BACKUPS, "2026-12-03 06:30:00.123456+00", "", NOW)
+    assert plan["options"] == ["--type=time", "--target=2026-12-03 06:30:00.123456+00"]
 
 
 @pytest.mark.parametrize(

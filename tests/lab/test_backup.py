@@ -1,0 +1,95 @@
+"""Backups that can be restored: pgBackRest to the lab's object store, point in time, and refusals.
+
+Each test reads the cluster as it finds it (which member is primary, which backups exist) and leaves the
+cluster serving; the scratch host drill1 is overwritten by every restore.
+"""
+
+import time
+
+from conftest import on_host, playbook, primary, psql
+
+TABLE = "webstack_pitr_probe"
+
+
+def archived(host):
+    """Switch to a new WAL segment and wait until the one holding everything so far is archived."""
+    segment = psql(host, "SELECT pg_walfile_name(pg_current_wal_lsn())")
+    psql(host, "SELECT pg_switch_wal()")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if psql(host, "SELECT last_archived_wal FROM pg_stat_archiver") >= segment:
+            return
+        time.sleep(1)
+    raise AssertionError(
+        f"{host} did not archive {segment} within 90 s: {psql(host, 'SELECT * FROM pg_stat_archiver')}"
+    )
+
+
+def backup_labels(host):
+    return on_host(
+        host,
+        'runuser -u postgres -- pgbackrest --stanza=webstack --output=json info | grep -o \'"label":"[^"]*"\' || true',
+    )
+
+
+def test_a_point_in_time_restore_onto_a_scratch_host_brings_back_exactly_the_rows_before_the_target():
+    host = primary()
+    psql(host, f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int PRIMARY KEY)")
+    rc, out = playbook("playbooks/backup.yml", "-e", "backup_type=incr")
+    assert rc == 0, out[-3000:]
+    psql(host, f"INSERT INTO {TABLE} SELECT generate_series(1, 50)")
+    target = psql(host, "SELECT clock_timestamp()")
+    time.sleep(1.5)
+    psql(host, f"INSERT INTO {TABLE} SELECT generate_series(51, 100)")
+    archived(host)
+
+    # The store is restarted with everything it holds: a backup store that forgets is no backup store.
+    on_host("s3", "systemctl restart rclone-s3")
+    rc, out = playbook("playbooks/restore.yml", "-e", "restore_host=drill1", "-e", f"restore_target_time='{target}'")
+    assert rc == 0, out[-3000:]
+
+    restored = on_host("drill1", f"runuser -u postgres -- psql -XAtqc 'SELECT id FROM {TABLE} ORDER BY id'")
+    assert [int(row) for row in restored.split()] == list(range(1, 51))
+    # A copy never archives into the production stanza.
+    assert on_host("drill1", "runuser -u postgres -- psql -XAtqc 'SHOW archive_mode'") == "off"
+    psql(host, f"DROP TABLE {TABLE}")
+
+
+def test_a_target_time_in_the_future_is_refused_before_the_scratch_host_is_touched():
+    before = on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true")
+    rc, out = playbook(
+        "playbooks/restore.yml", "-e", "restore_host=drill1", "-e", "restore_target_time='2999-01-01 00:00:00+00'"
+    )
+    assert rc != 0
+    assert "future" in " ".join(out.split())
+    assert on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true") == before
+
+
+def test_a_running_member_is_refused_as_restore_target():
+    host = primary()
+    rc, out = playbook("playbooks/restore.yml", "-e", f"restore_host={host}")
+    assert rc != 0
+    assert "restore_force_member=true" in " ".join(out.split())
+    assert psql(host, "SELECT pg_is_in_recovery()") == "f"
+
+
+def test_a_wrong_store_key_is_refused_before_it_replaces_the_working_configuration():
+    host = primary()
+    labels = backup_labels(host)
+    rc, out = playbook(
+        "playbooks/site.yml",
+        "--limit",
+        "backup",
+        "--tags",
+        "backup",
+        "-e",
+        "backup_s3_secret_key=not-the-secret-key-000",
+    )
+    assert rc != 0
+    message = " ".join(out.split())
+    assert "SignatureDoesNotMatch" in message and "The live configuration was left as it was" in message, out[-3000:]
+    # Archiving goes on with the configuration that works, and the refused run added no backup.
+    on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack check")
+    assert backup_labels(host) == labels
+    rc, out = playbook("playbooks/site.yml", "--limit", "backup", "--tags", "backup")
+    assert rc == 0, out[-3000:]
