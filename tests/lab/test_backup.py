@@ -93,3 +93,22 @@ def test_a_wrong_store_key_is_refused_before_it_replaces_the_working_configurati
     assert backup_labels(host) == labels
     rc, out = playbook("playbooks/site.yml", "--limit", "backup", "--tags", "backup")
     assert rc == 0, out[-3000:]
+
+
+def test_after_a_switchover_the_new_primary_archives_and_the_timer_backup_runs_there_only():
+    old = primary()
+    rc, out = playbook("playbooks/switchover.yml")
+    assert rc == 0, out[-3000:]
+    assert "Check that its WAL reaches the repository" in out
+    new = primary()
+    assert new != old
+    labels = backup_labels(new)
+    # The timers' own unit, on both members: the standby's exits 0 without backing up.
+    on_host(old, "systemctl start webstack-backup@incr.service")
+    assert backup_labels(new) == labels
+    on_host(new, "systemctl start webstack-backup@incr.service")
+    assert len(backup_labels(new).split()) == len(labels.split()) + 1
+    archived(new)
+    rc, out = playbook("playbooks/switchover.yml")
+    assert rc == 0, out[-3000:]
+    assert primary() == old
