@@ -56,3 +56,20 @@ def psql(host, query):
 def primary():
     """The database host that is not in recovery."""
     return next(host for host in ("db1", "db2") if psql(host, "SELECT pg_is_in_recovery()") == "f")
+
+
+PAUSED_CHECK = """python3 -c '
+import psycopg2
+connection = psycopg2.connect(host="127.0.0.1", port=6432, dbname="pgbouncer", user="pgbouncer_admin",
+                              password="lab-pgbouncer-admin-0001")
+connection.autocommit = True
+cursor = connection.cursor()
+cursor.execute("SHOW DATABASES")
+names = [column.name for column in cursor.description]
+print(sum(row[names.index("paused")] for row in cursor.fetchall()))
+'"""
+
+
+def pools_paused(host="app1"):
+    """Whether any database of the PgBouncer on the host is paused."""
+    return on_host(host, PAUSED_CHECK) != "0"

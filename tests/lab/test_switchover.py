@@ -1,23 +1,7 @@
 """switchover.yml refuses a plan it cannot carry out safely, before PgBouncer is paused or anything changes."""
 
 import pytest
-from conftest import on_host, playbook, primary
-
-PAUSED_CHECK = """python3 -c '
-import psycopg2
-connection = psycopg2.connect(host="127.0.0.1", port=6432, dbname="pgbouncer", user="pgbouncer_admin",
-                              password="lab-pgbouncer-admin-0001")
-connection.autocommit = True
-cursor = connection.cursor()
-cursor.execute("SHOW DATABASES")
-names = [column.name for column in cursor.description]
-print(sum(row[names.index("paused")] for row in cursor.fetchall()))
-'"""
-
-
-def pools_paused():
-    """Whether any database of the PgBouncer on app1 is paused."""
-    return on_host("app1", PAUSED_CHECK) != "0"
+from conftest import on_host, playbook, pools_paused, primary
 
 
 def refused(*extra):
