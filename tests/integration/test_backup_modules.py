@@ -26,8 +26,8 @@ from pathlib import Path
 import boto3
 import botocore.config
 import botocore.exceptions
+import pglab as data
 import pytest
-import test_data_modules as data
 
 PG_PORT, RESTORE_PORT, S3_PORT = 57432, 57433, 57900
 ENDPOINT = f"https://localhost:{S3_PORT}"
