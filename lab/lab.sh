@@ -6,7 +6,7 @@
 #   lab.sh recreate HOST      throw one host away and create it again
 #   lab.sh image              build the base image if missing; print its name
 # Ansible reaches the hosts over SSH, as it reaches production: ssh runs `sshd -i` in the
-# container through `podman exec` (inventories/lab/group_vars/all.yml), and keeps that one
+# container through `podman exec` (lab/ssh_config), and keeps that one
 # connection open for every later task. No sshd listens in the lab.
 # Settings (environment): WEBSTACK_LAB_NETWORK (webstack-lab),
 # WEBSTACK_LAB_SUBNET (10.77.0.0/24), WEBSTACK_LAB_IMAGE (the image's name),
