@@ -9,6 +9,9 @@ import time
 from conftest import on_host, playbook, primary, psql
 
 TABLE = "webstack_pitr_probe"
+RESTORE_COMMAND_IN_AUTO_CONF = (
+    "SELECT count(*) FROM pg_file_settings WHERE name = 'restore_command' AND sourcefile LIKE '%auto.conf'"
+)
 
 
 def archived(host):
@@ -102,6 +105,10 @@ def test_after_a_switchover_the_new_primary_archives_and_the_timer_backup_runs_t
     assert "Check that its WAL reaches the repository" in out
     new = primary()
     assert new != old
+    # The promotion set restore_command aside (no archive lookups inside the pause) and put it back.
+    for host in (old, new):
+        assert "archive-get" in psql(host, "SHOW restore_command")
+        assert psql(host, RESTORE_COMMAND_IN_AUTO_CONF) == "0"
     labels = backup_labels(new)
     # The timers' own unit, on both members: the standby's exits 0 without backing up.
     on_host(old, "systemctl start webstack-backup@incr.service")
