@@ -59,11 +59,15 @@ def parse_args():
     return parser.parse_args()
 
 
-def timed(what, action):
+def timed_with_result(what, action):
     print(f"... {what}", flush=True)
     start = time.monotonic()
     result = action()
     return time.monotonic() - start, result
+
+
+def timed(what, action):
+    return timed_with_result(what, action)[0]
 
 
 def s3_command(action, key):
@@ -107,7 +111,7 @@ def main():
     host = primary()
     as_postgres(host, f"DROP DATABASE IF EXISTS {DATABASE}")
     as_postgres(host, f"CREATE DATABASE {DATABASE}")
-    seconds, _ = timed(
+    seconds = timed(
         f"pgbench -i -s {args.scale} on {host}",
         lambda: on_host(
             host, f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -i -q -s {args.scale} {DATABASE}"
@@ -117,30 +121,30 @@ def main():
     print(f"    {DATABASE}: {mb(size)} in {seconds:.0f} s; waiting until its WAL is archived", flush=True)
     wait_archived(host)
 
-    full_s, _ = timed(
+    full_s = timed(
         "physical backup (pgbackrest full)",
         lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=full backup"),
     )
     label, cluster_size, stored = newest_backup(host)
     on_host(host, f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -n -T 20 -c 4 {DATABASE} >/dev/null")
-    diff_s, _ = timed(
+    diff_s = timed(
         "physical differential backup after 20 s of pgbench writes (the daily schedule's kind)",
         lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=diff backup"),
     )
-    _, _, diff_stored = newest_backup(host)
-    playbook_s, play = timed(
+    diff_stored = newest_backup(host)[2]
+    playbook_s, play = timed_with_result(
         f"physical restore (playbooks/restore.yml onto {args.scratch})",
         lambda: ansible_playbook("playbooks/restore.yml", "-e", f"restore_host={args.scratch}", timeout=1800),
     )
     if play.returncode != 0:
         sys.exit(f"restore.yml failed:\n{play.stdout[-3000:]}")
-    restore_s, _ = timed(
+    restore_s = timed(
         "physical restore proper (pgbackrest restore into an empty data directory, recovery)",
         lambda: clean_restore(args.scratch),
     )
 
     pipeline = f"pg_dump -d {DATABASE} | gzip | {s3_command('put', DUMP_KEY)}"
-    dump_s, uploaded = timed(
+    dump_s, uploaded = timed_with_result(
         "logical backup (pg_dump | gzip | upload)",
         lambda: on_host(host, f"runuser -u postgres -- bash -o pipefail -c {shlex.quote(pipeline)}"),
     )
@@ -186,7 +190,7 @@ def main():
         if download.wait() != 0 or load.returncode != 0:
             sys.exit("the logical restore failed")
 
-    load_s, _ = timed(f"logical restore (download | gunzip | psql on {args.scratch})", logical_restore)
+    load_s = timed(f"logical restore (download | gunzip | psql on {args.scratch})", logical_restore)
     restored = as_postgres(args.scratch, "SELECT count(*) FROM pgbench_accounts", database=f"{DATABASE}_logical")
 
     on_host(host, f"runuser -u postgres -- sh -c {shlex.quote(s3_command('delete', DUMP_KEY))}")
