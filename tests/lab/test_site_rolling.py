@@ -27,12 +27,10 @@ def probe_env(value):
 
 
 def down_interval(host, unit="shop"):
-    """(stopped, active again) of the unit's last restart, on the monotonic clock the lab's containers share."""
-    out = on_host(
-        host, f"systemctl show --property=InactiveEnterTimestampMonotonic,ActiveEnterTimestampMonotonic {unit}"
-    )
+    """(left active, active again) of the unit's last restart, on the monotonic clock the lab's containers share."""
+    out = on_host(host, f"systemctl show --property=ActiveExitTimestampMonotonic,ActiveEnterTimestampMonotonic {unit}")
     values = dict(line.split("=", 1) for line in out.splitlines())
-    return int(values["InactiveEnterTimestampMonotonic"]), int(values["ActiveEnterTimestampMonotonic"])
+    return int(values["ActiveExitTimestampMonotonic"]), int(values["ActiveEnterTimestampMonotonic"])
 
 
 @pytest.fixture
