@@ -9,7 +9,7 @@ version_added: 0.1.0
 author: opsforge developers (@opsforge)
 description:
   - Returns the instances that let one of Celery's ACL users in and whose eviction policy is not
-    C(noeviction): at their memory limit Redis would delete keys, queued tasks among them.
+    C(noeviction); at their memory limit Redis would delete keys, queued tasks among them.
 options:
   _input:
     description: The instances as P(opsforge.webstack.redis_instances#filter) fills them.

@@ -72,7 +72,13 @@ def run_celery(tmp_path, address, port, broker_db=1, backend_db=2):
         )
         try:
             client = subprocess.run(
-                [str(python), "client.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+                [str(python), "client.py"],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
             )
         finally:
             worker.terminate()
