@@ -49,8 +49,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - The entries with C(name), C(port), C(users), C(maxmemory), C(maxmemory_policy), C(service), C(conf),
-      C(acl_file), C(data_dir), C(pidfile) and C(logfile).
+    - The entries with C(name), C(port), C(users), C(maxmemory), C(maxmemory_policy), C(service), C(unit)
+      (the unit file its drop-in extends), C(conf), C(acl_file), C(data_dir), C(pidfile) and C(logfile).
   type: list
   elements: dict
 """
@@ -68,6 +68,7 @@ def _files(name):
     if name == MAIN:
         return {
             "service": "redis-server.service",
+            "unit": "redis-server.service",
             "conf": "/etc/redis/redis.conf",
             "acl_file": "/etc/redis/users.acl",
             "data_dir": "/var/lib/redis",
@@ -76,6 +77,7 @@ def _files(name):
         }
     return {
         "service": f"redis-server@{name}.service",
+        "unit": "redis-server@.service",
         "conf": f"/etc/redis/redis-{name}.conf",
         "acl_file": f"/etc/redis/users-{name}.acl",
         "data_dir": f"/var/lib/redis/{name}",

@@ -19,6 +19,7 @@ def test_main_is_debians_own_unit_and_files():
         "maxmemory": "512mb",
         "maxmemory_policy": "noeviction",
         "service": "redis-server.service",
+        "unit": "redis-server.service",
         "conf": "/etc/redis/redis.conf",
         "acl_file": "/etc/redis/users.acl",
         "data_dir": "/var/lib/redis",
@@ -33,6 +34,7 @@ def test_another_instance_has_the_template_unit_and_files_of_its_own():
     assert main["users"] == ["app", "admin"] and main["port"] == 6379
     assert broker["port"] == 6380 and broker["maxmemory"] == "64mb" and broker["users"] == DEFAULTS["users"]
     assert broker["service"] == "redis-server@broker.service"
+    assert broker["unit"] == "redis-server@.service"
     assert broker["conf"] == "/etc/redis/redis-broker.conf"
     assert broker["acl_file"] == "/etc/redis/users-broker.acl"
     assert broker["data_dir"] == "/var/lib/redis/broker"
