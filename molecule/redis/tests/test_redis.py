@@ -156,12 +156,13 @@ def converge(extra_vars):
     return result.returncode, result.stdout + result.stderr
 
 
-def test_short_password_refused_before_any_change(host):
+def test_short_or_placeholder_passwords_refused_before_any_change(host):
     acl = host.file("/etc/redis/users.acl").content_string
-    short = "too-short-pw"
-    rc, out = converge({"redis_celery_password": short})
+    short, placeholder = "too-short-pw", "CHANGE-ME-redis-admin-0000"
+    rc, out = converge({"redis_celery_password": short, "redis_admin_password": placeholder})
     assert rc != 0
-    assert "Redis user(s) celery have no password or one shorter than 16 characters" in out
+    assert "the password of Redis user celery (redis_<user>_password or its redis_extra_users entry) has 12" in out
+    assert "the password of Redis user admin (redis_<user>_password or its redis_extra_users entry) looks like" in out
     assert short not in out
     assert host.file("/etc/redis/users.acl").content_string == acl
 
