@@ -43,6 +43,13 @@ options:
       - Name of a restore point to create in the same snapshot. Needs a primary and a superuser (or a role
         granted C(pg_create_restore_point)).
     type: str
+  switch_wal:
+    description:
+      - With O(restore_point), switch to a new WAL segment right after creating it, so that the segment holding
+        the restore point is archived now rather than after C(archive_timeout): a restore can only reach a restore
+        point whose WAL is in the archive. RV(restore_point.wal_file) names that segment.
+    type: bool
+    default: false
   ready_file:
     description:
       - A file written (JSON with the restore point) once the snapshot is fixed and the restore point created.
@@ -66,6 +73,7 @@ EXAMPLES = r"""
   opsforge.webstack.pg_table_checksums:
     databases: [shop]
     restore_point: drill-20261203T103000Z
+    switch_wal: true
   become: true
   become_user: postgres
   register: __source
@@ -105,7 +113,8 @@ restore_point:
   description: The restore point created (name, LSN and the server's time); null without O(restore_point).
   returned: always
   type: dict
-  sample: {"name": "drill-20261203T103000Z", "lsn": "0/5A000090", "time": "2026-12-03 10:30:00.123456+00"}
+  sample: {"name": "drill-20261203T103000Z", "lsn": "0/5A000090", "time": "2026-12-03 10:30:00.123456+00",
+           "wal_file": "00000001000000000000005A"}
 snapshot:
   description:
     - The snapshot every database was read in (C(pg_current_snapshot())), the cluster's snapshot after the restore
@@ -203,6 +212,7 @@ def main():
     argument_spec.update(
         databases={"type": "list", "elements": "str", "default": []},
         restore_point={"type": "str"},
+        switch_wal={"type": "bool", "default": False},
         ready_file={"type": "path"},
         compare_to={"type": "dict"},
     )
@@ -234,11 +244,14 @@ def main():
             if params["restore_point"] and not module.check_mode:
                 point = fetch_one(
                     admin,
-                    "SELECT pg_create_restore_point(%s)::text AS lsn, clock_timestamp()::text AS time",
+                    "SELECT lsn::text, pg_walfile_name(lsn) AS wal_file, clock_timestamp()::text AS time"
+                    " FROM pg_create_restore_point(%s) AS lsn",
                     (params["restore_point"],),
                 )
                 result["restore_point"] = {"name": params["restore_point"], **point}
                 result["changed"] = True
+                if params["switch_wal"]:
+                    fetch_one(admin, "SELECT pg_switch_wal()")
             after = fetch_one(admin, "SELECT pg_current_snapshot()::text AS s")["s"]
             before = next(iter(snapshots.values()), after)
             window = max([transactions_between(snapshot, after) for snapshot in snapshots.values()], default=0)

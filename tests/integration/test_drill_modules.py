@@ -9,10 +9,8 @@ import psycopg2
 from pglab import PG_BIN, PRIMARY_PORT, SUPER_PW, as_pg
 
 
-def restore_points_in_wal(lab, lsn):
-    """The RESTORE_POINT records of the WAL segment holding lsn, as pg_waldump prints them."""
-    segment = lab.sql(PRIMARY_PORT, "SELECT pg_walfile_name(%s::pg_lsn)", (lsn,))[0][0]
-    lab.sql(PRIMARY_PORT, "SELECT pg_switch_wal()")
+def restore_points_in_wal(lab, segment):
+    """The RESTORE_POINT records of a WAL segment, as pg_waldump prints them."""
     dump = subprocess.run(
         as_pg([PG_BIN / "pg_waldump", "--rmgr=XLOG", "-p", lab.node_a / "pg_wal", segment]),
         capture_output=True,
@@ -44,7 +42,7 @@ def test_one_snapshot_of_every_database_with_a_restore_point_and_a_ready_file(pr
     ready = primary.base / "ready.json"
     result = primary.module(
         "pg_table_checksums",
-        {**primary.login(PRIMARY_PORT), "restore_point": "drill-it-1", "ready_file": str(ready)},
+        {**primary.login(PRIMARY_PORT), "restore_point": "drill-it-1", "ready_file": str(ready), "switch_wal": True},
     )
     assert not result.get("failed"), result
     assert result["changed"]
@@ -57,8 +55,11 @@ def test_one_snapshot_of_every_database_with_a_restore_point_and_a_ready_file(pr
     assert result["restore_point"]["name"] == "drill-it-1" and "/" in result["restore_point"]["lsn"]
     assert json.loads(ready.read_text())["restore_point"]["lsn"] == result["restore_point"]["lsn"]
     assert not result["server"]["in_recovery"] and result["server"]["databases_size_bytes"] > 0
-    # The restore point is in the WAL: the server's own WAL reader finds it.
-    assert any("drill-it-1" in line for line in restore_points_in_wal(primary, result["restore_point"]["lsn"]))
+    # The restore point is in the WAL segment named, and the server has moved on to the next segment.
+    assert any("drill-it-1" in line for line in restore_points_in_wal(primary, result["restore_point"]["wal_file"]))
+    # (+ 1: right after a switch the position is the first byte of the next segment, named after the one before)
+    current = primary.sql(PRIMARY_PORT, "SELECT pg_walfile_name(pg_current_wal_lsn() + 1)")[0][0]
+    assert current > result["restore_point"]["wal_file"]
 
 
 def test_the_checksum_ignores_row_order_and_sees_every_change(primary):
