@@ -1,0 +1,78 @@
+"""DR drills on the lab: a restore drill proves the backups in its report; a drill that cannot start touches nothing.
+
+The restore drill restores onto the scratch host drill1 (and removes the copy); the cluster keeps serving.
+"""
+
+import json
+
+import pytest
+from conftest import on_host, playbook, pools_paused, primary, psql
+
+PROBE = "webstack_drill_probe"
+
+
+def only_report(directory):
+    reports = sorted(directory.glob("dr-restore-*.json"))
+    assert len(reports) == 1, reports
+    assert reports[0].with_suffix(".md").exists()
+    return json.loads(reports[0].read_text())
+
+
+def test_a_restore_drill_brings_back_every_table_at_its_restore_point_and_reports_rto_and_rpo(tmp_path):
+    host = primary()
+    psql(host, f"DROP TABLE IF EXISTS {PROBE}; CREATE TABLE {PROBE} (id int PRIMARY KEY, note text)")
+    psql(host, f"INSERT INTO {PROBE} SELECT n, md5(n::text) FROM generate_series(1, 500) AS n")
+
+    rc, out = playbook("playbooks/dr_drill.yml", "-e", f"drill_report_dir={tmp_path}")
+    assert rc == 0, out[-4000:]
+    report = only_report(tmp_path)
+
+    assert report["status"] == "passed" and report["stopped_at"] is None
+    assert report["restore_point"]["name"] == report["drill_id"]
+    assert report["source"]["host"] == host and report["source"]["system_identifier"]
+    assert report["source"]["backup"]["label"]
+    assert report["tables"]["equal"] and report["tables"]["differences"] == []
+    assert report["tables"]["compared"] == report["source"]["tables"] >= 2
+    assert all(check["ok"] for check in report["checks"]), report["checks"]
+    assert "pg_amcheck (heap and all indexes)" in {check["name"] for check in report["checks"]}
+    assert report["measured"]["rpo_s"] == 0 and report["verdicts"]["rpo"] == "met"
+    for measured in ("fetch_and_restore_s", "wal_replay_s", "accepts_connections_s", "verification_s", "rto_s"):
+        assert report["measured"][measured] >= 0, measured
+    assert report["verdicts"]["rto"] == "met"
+    assert [step["name"] for step in report["steps"]] == [
+        "pre-checks",
+        "snapshot with PgBouncer paused",
+        "source checksums and the restore point archived",
+        "restore to the restore point",
+        "verification (tables and pg_amcheck)",
+    ]
+
+    # The copy is gone, PgBouncer serves again, the primary is where it was.
+    assert on_host("drill1", "ls -A /var/lib/postgresql/15/main | wc -l") == "0"
+    assert not pools_paused()
+    assert primary() == host
+    psql(host, f"DROP TABLE {PROBE}")
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (["-e", "drill_host=drill-nowhere"], "drill-nowhere cannot be reached"),
+        (["-e", "drill_min_standbys=2"], "1 streaming (db"),
+    ],
+    ids=["unreachable scratch host", "too few standbys"],
+)
+def test_a_drill_that_cannot_start_stops_before_touching_anything_and_says_where(tmp_path, extra, reason):
+    before = on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true")
+
+    rc, out = playbook("playbooks/dr_drill.yml", "-e", f"drill_report_dir={tmp_path}", *extra)
+    assert rc != 0
+    assert reason in " ".join(out.split())
+    report = only_report(tmp_path)
+    assert report["status"] == "refused" and report["stopped_at"] == "pre-checks"
+    assert reason in report["message"]
+    assert report["restore_point"] is None and report["verdicts"]["rto"] == "not measured"
+
+    # Nothing was touched: PgBouncer not paused, the scratch host as it was.
+    assert not pools_paused()
+    assert on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true") == before
