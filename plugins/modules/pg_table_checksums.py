@@ -20,7 +20,7 @@ description:
     while the checksums are computed.
   - With O(compare_to), compares the tables with those of an earlier run (for example the source's, read on a
     restored copy) and reports every table that is missing, extra, or holds other rows.
-  - Unlogged tables are listed in RV(unlogged_tables) and never checksummed: recovery empties them.
+  - Unlogged tables are listed in RV(unlogged_tables) and never checksummed, because recovery empties them.
 author:
   - opsforge developers (@opsforge)
 attributes:
@@ -46,7 +46,7 @@ options:
   switch_wal:
     description:
       - With O(restore_point), switch to a new WAL segment right after creating it, so that the segment holding
-        the restore point is archived now rather than after C(archive_timeout): a restore can only reach a restore
+        the restore point is archived now rather than after C(archive_timeout). A restore can only reach a restore
         point whose WAL is in the archive. RV(restore_point.wal_file) names that segment.
     type: bool
     default: false
@@ -113,6 +113,19 @@ restore_point:
   description: The restore point created (name, LSN and the server's time); null without O(restore_point).
   returned: always
   type: dict
+  contains:
+    name:
+      description: The restore point's name, the recovery target of pgBackRest's C(--type=name).
+      type: str
+    lsn:
+      description: Where the restore point was written.
+      type: str
+    time:
+      description: The server's clock when it was written.
+      type: str
+    wal_file:
+      description: The WAL segment holding it (archived soon after with O(switch_wal)).
+      type: str
   sample: {"name": "drill-20261203T103000Z", "lsn": "0/5A000090", "time": "2026-12-03 10:30:00.123456+00",
            "wal_file": "00000001000000000000005A"}
 snapshot:
@@ -121,6 +134,16 @@ snapshot:
       point, and how many transactions ended in between (0 when the restore point holds exactly what was read).
   returned: always
   type: dict
+  contains:
+    before:
+      description: C(pg_current_snapshot()) of the transactions the tables were read in.
+      type: str
+    after:
+      description: C(pg_current_snapshot()) right after the restore point.
+      type: str
+    transactions_in_window:
+      description: Transactions that ended between the two (0 when the restore point holds exactly what was read).
+      type: int
   sample: {"before": "7501:7501:", "after": "7501:7501:", "transactions_in_window": 0}
 server:
   description: The server read (version, system identifier, in recovery, the size of the databases read).
