@@ -1,36 +1,9 @@
 # Copyright: (c) 2026, opsforge developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The decisions and the report of playbooks/dr_drill.yml: the checks before anything is touched, the report."""
+"""The decisions and the report of playbooks/dr_drill.yml: the checks before anything is touched, the report.
 
-DOCUMENTATION = r"""
-name: drill_prechecks
-short_description: The checks a disaster-recovery drill passes before it touches anything
-version_added: 0.1.0
-author: opsforge developers (@opsforge)
-description:
-  - Takes what the drill read (the scratch host's reachability and membership, the cluster's topology, the stanza's
-    backups, the primary's replicas) and returns one check per condition, each with C(name), C(ok) and C(detail).
-  - The filters C(drill_report) and C(drill_report_markdown) of the same file build the report from the drill's
-    record and render it for people; C(drill_recovery_times) reads a restored server's recovery times from its log.
-options:
-  _input:
-    description: What was read; keys C(host), C(reachable), C(member), C(topology), C(backups), C(replicas),
-      C(min_standbys), C(max_lag_bytes).
-    type: dict
-    required: true
-"""
-
-EXAMPLES = r"""
-- name: Decide whether the drill may start
-  ansible.builtin.set_fact:
-    checks: "{{ read | opsforge.webstack.drill_prechecks }}"
-"""
-
-RETURN = r"""
-_value:
-  description: The checks, each with C(name), C(ok) (bool) and C(detail).
-  type: list
-  elements: dict
+Each filter is documented in its own file beside this one (drill_prechecks.yml, drill_recovery_times.yml,
+drill_report.yml, drill_report_markdown.yml), so that ansible-doc shows each its own page.
 """
 
 import re
