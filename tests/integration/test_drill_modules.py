@@ -103,3 +103,18 @@ def test_a_wrong_password_fails_with_the_target_named(primary):
     result = primary.module("pg_table_checksums", {**primary.login(PRIMARY_PORT), "login_password": "wrong"})
     assert result.get("failed")
     assert f"postgres@127.0.0.1:{PRIMARY_PORT}" in result["msg"]
+
+
+def test_the_writer_records_acknowledged_commits_and_verify_finds_the_lost_ones(primary):
+    args = {**primary.login(PRIMARY_PORT), "run_id": "it-1", "duration": 1.5, "interval": 0.01}
+    run = primary.module("pg_commit_writer", args)
+    assert not run.get("failed"), run
+    acknowledged = run["acknowledged"]
+    assert len(acknowledged) > 20 and run["errors"] == [] and run["outage"]["seconds"] == 0.0
+    assert sum(second["ok"] for second in run["per_second"]) == len(acknowledged)
+
+    verify = {**primary.login(PRIMARY_PORT), "state": "verify", "run_id": "it-1", "acknowledged": acknowledged}
+    assert primary.module("pg_commit_writer", verify)["lost"] == 0
+    primary.sql(PRIMARY_PORT, "DELETE FROM webstack_drill_commits WHERE id IN (3, 4)")
+    lost = primary.module("pg_commit_writer", verify)
+    assert lost["lost"] == 2 and lost["lost_ids"] == [3, 4] and not lost["changed"]
