@@ -253,6 +253,69 @@ def drill_report_markdown(report):
     return "\n".join(lines) + "\n"
 
 
+def _escape(text):
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def drill_timeline_svg(per_second, started_at, steps, outage=None):
+    """A timeline of a failover drill as SVG: writes per second (acknowledged and failed), the steps, the outage.
+
+    per_second: [{second, ok, errors}] from started_at (epoch seconds); steps: [{name, start}] in epoch seconds;
+    outage: {first_error_at, writes_back_at} in epoch seconds, or None (pure).
+    """
+    if not isinstance(per_second, list):
+        raise AnsibleFilterError("drill_timeline_svg expects the writer's writes per second (a list)")
+    seconds = max(len(per_second), 1)
+    step_px, left, top, height = 8, 50, 30, 200
+    width = left + seconds * step_px + 160
+    peak = max([s["ok"] + s["errors"] for s in per_second] + [1])
+
+    def x(when):
+        return left + (when - started_at) * step_px
+
+    def y(count):
+        return top + height - count * height / peak
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{top + height + 60}" '
+        'font-family="sans-serif" font-size="11">',
+        f'<text x="{left}" y="18" font-size="13">writes per second through PgBouncer: acknowledged (green), '
+        "failed (red); the write outage shaded</text>",
+        f'<line x1="{left}" y1="{top + height}" x2="{left + seconds * step_px}" y2="{top + height}" stroke="#444"/>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>',
+        f'<text x="{left - 6}" y="{top + height}" text-anchor="end">0</text>',
+    ]
+    if outage and outage.get("first_error_at") is not None:
+        begin = x(outage["first_error_at"])
+        end = x(outage.get("writes_back_at") or started_at + seconds)
+        parts.append(
+            f'<rect x="{begin:.1f}" y="{top}" width="{max(end - begin, 1):.1f}" height="{height}" '
+            'fill="#f4cccc" opacity="0.6"/>'
+        )
+    for second in per_second:
+        bar_x = left + second["second"] * step_px
+        if second["ok"]:
+            parts.append(
+                f'<rect x="{bar_x}" y="{y(second["ok"]):.1f}" width="{step_px - 1}" '
+                f'height="{top + height - y(second["ok"]):.1f}" fill="#3a7d44"/>'
+            )
+        if second["errors"]:
+            parts.append(
+                f'<rect x="{bar_x}" y="{y(second["ok"] + second["errors"]):.1f}" width="{step_px - 1}" '
+                f'height="{y(second["ok"]) - y(second["ok"] + second["errors"]):.1f}" fill="#c0392b"/>'
+            )
+    for number, step in enumerate(steps or []):
+        step_x = x(step["start"])
+        label_y = top + height + 14 + (number % 3) * 14
+        parts.append(
+            f'<line x1="{step_x:.1f}" y1="{top}" x2="{step_x:.1f}" y2="{label_y - 10}" stroke="#333" '
+            'stroke-dasharray="3,3"/>'
+        )
+        parts.append(f'<text x="{step_x + 2:.1f}" y="{label_y}">{_escape(step["name"])}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -260,4 +323,5 @@ class FilterModule:
             "drill_report": drill_report,
             "drill_report_markdown": drill_report_markdown,
             "drill_recovery_times": drill_recovery_times,
+            "drill_timeline_svg": drill_timeline_svg,
         }

@@ -9,6 +9,7 @@ from ansible_collections.opsforge.webstack.plugins.filter.dr_drill import (
     drill_recovery_times,
     drill_report,
     drill_report_markdown,
+    drill_timeline_svg,
 )
 
 HEALTHY = {
@@ -189,3 +190,17 @@ def test_the_markdown_shows_targets_steps_checks_and_differences():
     assert "| every table equal | ok | 12 tables compared, 0 differ |" in text
     assert "- shop.public.orders: row counts differ (source 3, copy 2)" in text
     assert "collection: opsforge.webstack 0.1.0 (git abc1234)" in text
+
+
+def test_the_timeline_is_an_svg_with_the_writes_the_outage_and_the_steps():
+    import xml.etree.ElementTree as ElementTree
+
+    per_second = [{"second": n, "ok": 0 if 3 <= n <= 5 else 40, "errors": 2 if n == 3 else 0} for n in range(8)]
+    steps = [{"name": "primary killed", "start": 1003.2}, {"name": "failover <playbook>", "start": 1004.0}]
+    svg = drill_timeline_svg(per_second, 1000.0, steps, {"first_error_at": 1003.3, "writes_back_at": 1006.1})
+    root = ElementTree.fromstring(svg)
+    assert root.tag.endswith("svg")
+    texts = [element.text for element in root.iter() if element.tag.endswith("text")]
+    assert "primary killed" in texts and "failover <playbook>" in texts
+    fills = [element.get("fill") for element in root.iter() if element.tag.endswith("rect")]
+    assert fills.count("#3a7d44") == 5 and fills.count("#c0392b") == 1 and fills.count("#f4cccc") == 1
