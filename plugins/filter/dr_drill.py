@@ -31,20 +31,25 @@ def drill_prechecks(read):
     if not isinstance(read, dict):
         raise AnsibleFilterError("drill_prechecks expects a dict of what the drill read")
     host = read.get("host")
-    checks = [
-        _check(
-            "scratch host reachable",
-            read.get("reachable"),
-            f"{host} answered" if read.get("reachable") else f"{host} cannot be reached: {read.get('unreachable_msg')}",
-        ),
-        _check(
-            "scratch host outside the cluster",
-            not read.get("member"),
-            f"{host} is a member of the cluster: a drill never restores over one"
-            if read.get("member")
-            else f"{host} is not a cluster member",
-        ),
-    ]
+    checks = []
+    # A failover drill restores nothing: it needs no scratch host.
+    if read.get("kind", "restore") == "restore":
+        checks += [
+            _check(
+                "scratch host reachable",
+                read.get("reachable"),
+                f"{host} answered"
+                if read.get("reachable")
+                else f"{host} cannot be reached: {read.get('unreachable_msg')}",
+            ),
+            _check(
+                "scratch host outside the cluster",
+                not read.get("member"),
+                f"{host} is a member of the cluster: a drill never restores over one"
+                if read.get("member")
+                else f"{host} is not a cluster member",
+            ),
+        ]
     topology = read.get("topology") or {}
     checks.append(
         _check(
@@ -189,6 +194,12 @@ def drill_report(record):
         "tables": record.get("tables"),
         "amcheck": record.get("amcheck"),
         "kept": record.get("kept"),
+        # The failover drill's own: who took over, the writer's view (its outage, errors, commits lost), the timeline.
+        **{
+            key: record[key]
+            for key in ("old_primary", "new_primary", "errors_by_kind", "commits", "timeline")
+            if key in record
+        },
     }
 
 
@@ -240,6 +251,17 @@ def drill_report_markdown(report):
     ]
     lines += ["", "## Checks", "", "| check | result | detail |", "| --- | --- | --- |"]
     lines += [f"| {c['name']} | {'ok' if c['ok'] else 'FAILED'} | {c['detail']} |" for c in report["checks"]]
+    if report.get("new_primary"):
+        commits = report.get("commits") or {}
+        lines += [
+            "",
+            "## Failover",
+            "",
+            f"- {report.get('new_primary')} took over from {report.get('old_primary')}",
+            f"- acknowledged commits: {commits.get('acknowledged')}, lost: {commits.get('lost')}",
+            f"- client errors by kind: {report.get('errors_by_kind') or 'none'}",
+            f"- timeline: {report['drill_id']}.svg",
+        ]
     tables = report.get("tables")
     if tables:
         lines += [
@@ -304,7 +326,7 @@ def drill_timeline_svg(per_second, started_at, steps, outage=None):
                 f'<rect x="{bar_x}" y="{y(second["ok"] + second["errors"]):.1f}" width="{step_px - 1}" '
                 f'height="{y(second["ok"]) - y(second["ok"] + second["errors"]):.1f}" fill="#c0392b"/>'
             )
-    for number, step in enumerate(steps or []):
+    for number, step in enumerate(s for s in steps or [] if s["start"] >= started_at):
         step_x = x(step["start"])
         label_y = top + height + 14 + (number % 3) * 14
         parts.append(

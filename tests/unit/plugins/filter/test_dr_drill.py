@@ -204,3 +204,26 @@ def test_the_timeline_is_an_svg_with_the_writes_the_outage_and_the_steps():
     assert "primary killed" in texts and "failover <playbook>" in texts
     fills = [element.get("fill") for element in root.iter() if element.tag.endswith("rect")]
     assert fills.count("#3a7d44") == 5 and fills.count("#c0392b") == 1 and fills.count("#f4cccc") == 1
+
+
+def test_a_failover_drill_needs_no_scratch_host():
+    checks = drill_prechecks({**HEALTHY, "kind": "failover", "reachable": False, "host": ""})
+    assert [c["name"] for c in checks][:2] == ["cluster has one primary", "a finished backup exists"]
+    assert all(c["ok"] for c in checks)
+
+
+def test_a_failover_report_carries_the_writer_view_and_names_its_timeline():
+    record = {
+        **RECORD,
+        "kind": "failover",
+        "old_primary": "db1",
+        "new_primary": "db2",
+        "errors_by_kind": {"OperationalError": 3},
+        "commits": {"acknowledged": 900, "lost": 2, "rpo_seconds": 0.04},
+        "tables": None,
+    }
+    report = drill_report(record)
+    assert (report["old_primary"], report["new_primary"], report["commits"]["lost"]) == ("db1", "db2", 2)
+    text = drill_report_markdown(report)
+    assert "- db2 took over from db1" in text and "acknowledged commits: 900, lost: 2" in text
+    assert f"- timeline: {RECORD['id']}.svg" in text
