@@ -1,6 +1,8 @@
-"""DR drills on the lab: a restore drill proves the backups in its report; a drill that cannot start touches nothing.
+"""DR drills on the lab: a restore drill proves the backups in its report; a failover drill loses the primary and
+recovers; a drill that cannot start touches nothing.
 
-The restore drill restores onto the scratch host drill1 (and removes the copy); the cluster keeps serving.
+The restore drill restores onto the scratch host drill1 (and removes the copy); the cluster keeps serving. The
+failover drill leaves the other member as the primary, with the old one streaming from it.
 """
 
 import json
@@ -11,8 +13,8 @@ from conftest import on_host, playbook, pools_paused, primary, psql
 PROBE = "webstack_drill_probe"
 
 
-def only_report(directory):
-    reports = sorted(directory.glob("dr-restore-*.json"))
+def only_report(directory, kind="restore"):
+    reports = sorted(directory.glob(f"dr-{kind}-*.json"))
     assert len(reports) == 1, reports
     assert reports[0].with_suffix(".md").exists()
     return json.loads(reports[0].read_text())
@@ -76,3 +78,34 @@ def test_a_drill_that_cannot_start_stops_before_touching_anything_and_says_where
     # Nothing was touched: PgBouncer not paused, the scratch host as it was.
     assert not pools_paused()
     assert on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true") == before
+
+
+def test_a_failover_drill_promotes_the_standby_rebuilds_the_old_primary_and_reports_the_outage(tmp_path):
+    old = primary()
+    rc, out = playbook(
+        "playbooks/dr_drill.yml",
+        "-e",
+        "drill_kind=failover",
+        "-e",
+        f"drill_report_dir={tmp_path}",
+        "-e",
+        "drill_failover_warmup=3",
+    )
+    assert rc == 0, out[-4000:]
+    report = only_report(tmp_path, "failover")
+
+    new = primary()
+    assert new != old
+    assert (report["status"], report["old_primary"], report["new_primary"]) == ("passed", old, new)
+    assert all(check["ok"] for check in report["checks"]), report["checks"]
+    assert psql(new, "SELECT string_agg(application_name, ',') FROM pg_stat_replication WHERE state = 'streaming'")
+    # The writer saw the outage and the way back; with asynchronous replication lost commits are counted.
+    assert report["measured"]["write_outage_s"] > 0 and report["errors_by_kind"]
+    assert (
+        report["commits"]["acknowledged"] > 0
+        and report["commits"]["lost"] == report["measured"]["lost_acknowledged_commits"]
+    )
+    for measured in ("kill_to_promoted_s", "kill_to_pgbouncer_repointed_s", "rebuild_old_primary_s"):
+        assert report["measured"][measured] > 0, measured
+    assert tmp_path.joinpath(report["drill_id"] + ".svg").read_text().startswith("<svg")
+    assert not pools_paused()
