@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """dr_drill.yml's decisions: the pre-checks, the recovery times from the copy's log, the report."""
 
+from xml.etree import ElementTree
+
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.opsforge.webstack.plugins.filter.dr_drill import (
@@ -193,8 +195,6 @@ def test_the_markdown_shows_targets_steps_checks_and_differences():
 
 
 def test_the_timeline_is_an_svg_with_the_writes_the_outage_and_the_steps():
-    import xml.etree.ElementTree as ElementTree
-
     per_second = [{"second": n, "ok": 0 if 3 <= n <= 5 else 40, "errors": 2 if n == 3 else 0} for n in range(8)]
     steps = [{"name": "primary killed", "start": 1003.2}, {"name": "failover <playbook>", "start": 1004.0}]
     svg = drill_timeline_svg(per_second, 1000.0, steps, {"first_error_at": 1003.3, "writes_back_at": 1006.1})
