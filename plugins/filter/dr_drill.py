@@ -241,10 +241,10 @@ def drill_report_markdown(report):
         "",
         "## Measured",
         "",
-        "| what | seconds |",
+        "| what | value |",
         "| --- | --- |",
     ]
-    lines += [f"| {key} | {_seconds(value)} |" for key, value in measured.items()]
+    lines += [f"| {key} | {_seconds(value) if key.endswith('_s') else value} |" for key, value in measured.items()]
     lines += ["", "## Steps", "", "| step | start (UTC) | end (UTC) | duration |", "| --- | --- | --- | --- |"]
     lines += [
         f"| {s['name']} | {s['start']} | {s['end'] or '-'} | {_seconds(s['duration_s'])} |" for s in report["steps"]
