@@ -20,6 +20,8 @@ SESSION_SETTINGS = {
     "IntervalStyle": "postgres",
     "extra_float_digits": "3",
     "bytea_output": "hex",
+    "lc_monetary": "C",
+    "xmlbinary": "base64",
 }
 
 # Tables whose content a restore brings back: ordinary, permanent, outside the system schemas.
