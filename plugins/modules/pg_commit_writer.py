@@ -61,6 +61,10 @@ options:
     description: With O(state=verify), when writes first failed (epoch seconds); the RPO is the age of the oldest
       lost commit at that time.
     type: float
+  cleanup:
+    description: With O(state=verify), delete the run's rows once they are counted (not in check mode).
+    type: bool
+    default: false
 requirements:
   - psycopg2
 notes:
@@ -91,6 +95,7 @@ EXAMPLES = r"""
     run_id: dr-failover-20261203T104000Z
     acknowledged: "{{ __writer.acknowledged }}"
     failed_at: "{{ __writer.outage.first_error_at }}"
+    cleanup: true
     login_host: 127.0.0.1
     login_port: 6432
     login_user: shop
@@ -213,6 +218,7 @@ def main():
         stop_file={"type": "path"},
         acknowledged={"type": "list", "elements": "list", "default": []},
         failed_at={"type": "float"},
+        cleanup={"type": "bool", "default": False},
     )
     module = new_module(argument_spec)
     params = module.params
@@ -224,13 +230,15 @@ def main():
         conn = connect(module)
         try:
             rows = fetch_all(conn, f"SELECT id FROM {table} WHERE run_id = %s", (params["run_id"],))
+            if params["cleanup"] and not module.check_mode:
+                conn.cursor().execute(f"DELETE FROM {table} WHERE run_id = %s", (params["run_id"],))
         except psycopg2.Error as exc:
             module.fail_json(msg=f"Reading {params['table']} on {target} failed: {str(exc).strip()}.")
         finally:
             conn.close()
         acks = [(int(ident), float(when)) for ident, when in params["acknowledged"]]
         result = lost_commits(acks, {row["id"] for row in rows}, params["failed_at"])
-        module.exit_json(changed=False, **result)
+        module.exit_json(changed=bool(params["cleanup"] and rows), **result)
 
     if module.check_mode:
         module.exit_json(changed=True, msg=f"would write to {params['table']} on {target} for {params['duration']} s")

@@ -118,3 +118,6 @@ def test_the_writer_records_acknowledged_commits_and_verify_finds_the_lost_ones(
     primary.sql(PRIMARY_PORT, "DELETE FROM webstack_drill_commits WHERE id IN (3, 4)")
     lost = primary.module("pg_commit_writer", verify)
     assert lost["lost"] == 2 and lost["lost_ids"] == [3, 4] and not lost["changed"]
+    cleaned = primary.module("pg_commit_writer", {**verify, "cleanup": True})
+    assert cleaned["changed"] and cleaned["lost"] == 2
+    assert primary.sql(PRIMARY_PORT, "SELECT count(*) FROM webstack_drill_commits WHERE run_id = 'it-1'") == [(0,)]
