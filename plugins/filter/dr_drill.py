@@ -283,7 +283,7 @@ def drill_timeline_svg(per_second, started_at, steps, outage=None):
     """A timeline of a failover drill as SVG: writes per second (acknowledged and failed), the steps, the outage.
 
     per_second: [{second, ok, errors}] from started_at (epoch seconds); steps: [{name, start}] in epoch seconds;
-    outage: {first_error_at, writes_back_at} in epoch seconds, or None (pure).
+    outage: {stalled_at, writes_back_at} in epoch seconds, or None (pure).
     """
     if not isinstance(per_second, list):
         raise AnsibleFilterError("drill_timeline_svg expects the writer's writes per second (a list)")
@@ -307,8 +307,8 @@ def drill_timeline_svg(per_second, started_at, steps, outage=None):
         f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>',
         f'<text x="{left - 6}" y="{top + height}" text-anchor="end">0</text>',
     ]
-    if outage and outage.get("first_error_at") is not None:
-        begin = x(outage["first_error_at"])
+    if outage and outage.get("stalled_at") is not None:
+        begin = x(outage["stalled_at"])
         end = x(outage.get("writes_back_at") or started_at + seconds)
         parts.append(
             f'<rect x="{begin:.1f}" y="{top}" width="{max(end - begin, 1):.1f}" height="{height}" '

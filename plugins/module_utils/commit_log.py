@@ -22,19 +22,28 @@ def error_kind(exc: BaseException) -> str:
 
 
 def outage(acks: list[tuple[int, float]], errors: list[tuple[float, str]]) -> dict[str, Any]:
-    """The write outage: from the first failed write to the first acknowledged one after it (pure).
+    """The write outage: the longest time without an acknowledged commit, and the failed writes in it (pure).
 
-    acks: (id, time) of every acknowledged commit; errors: (time, kind) of every failed attempt.
+    PgBouncer holds a client's write while it has no server to send it to, so a lost primary can show as writes
+    that stall, not fail: the outage runs from the last acknowledged commit before the longest stall (stalled_at)
+    to the first one after it (writes_back_at). When writes failed after the last acknowledged commit, the outage
+    is still open (writes_back_at and seconds null). acks: (id, time); errors: (time, kind).
     """
-    if not errors:
-        return {"first_error_at": None, "writes_back_at": None, "seconds": 0.0}
-    first_error = min(when for when, _kind in errors)
-    after = [when for _id, when in acks if when > first_error]
-    back = min(after) if after else None
+    times = sorted(when for _id, when in acks)
+    first_error = min((when for when, _kind in errors), default=None)
+    if not times or (first_error is not None and first_error > times[-1]):
+        stalled, back = (times[-1] if times else None), None
+    elif len(times) == 1:
+        stalled, back = times[0], times[0]
+    else:
+        _gap, stalled, back = max((later - earlier, earlier, later) for earlier, later in zip(times, times[1:]))
+    inside = [when for when, _kind in errors if stalled is None or (when >= stalled and (back is None or when <= back))]
     return {
-        "first_error_at": first_error,
+        "stalled_at": stalled,
         "writes_back_at": back,
-        "seconds": None if back is None else round(back - first_error, 3),
+        "seconds": None if back is None or stalled is None else round(back - stalled, 3),
+        "first_error_at": first_error,
+        "errors": len(inside),
     }
 
 

@@ -13,8 +13,8 @@ description:
     acknowledged (its id and when the acknowledgement arrived) and every failed attempt (when, and the kind of
     error). A failed attempt drops the connection; the next attempt opens a new one. Run it asynchronously
     through PgBouncer during a failover drill.
-  - It returns the write outage (first failed write to the first acknowledged one after it), the errors by kind
-    and the writes per second.
+  - It returns the write outage (the longest time without an acknowledged commit, which through PgBouncer can be
+    writes that stall rather than fail, and the failed writes in it), the errors by kind and the writes per second.
   - With O(state=verify), reads the ids of O(run_id) that the database holds and returns the acknowledged commits
     (O(acknowledged), the RV(acknowledged) of the run) it no longer holds, and how far back they reach.
 author:
@@ -58,8 +58,8 @@ options:
     elements: list
     default: []
   failed_at:
-    description: With O(state=verify), when writes first failed (epoch seconds); the RPO is the age of the oldest
-      lost commit at that time.
+    description: With O(state=verify), when writes stopped (epoch seconds; the writer's RV(outage.stalled_at)); the
+      RPO is the age of the oldest lost commit at that time.
     type: float
   cleanup:
     description: With O(state=verify), delete the run's rows once they are counted (not in check mode).
@@ -94,7 +94,7 @@ EXAMPLES = r"""
     state: verify
     run_id: dr-failover-20261203T104000Z
     acknowledged: "{{ __writer.acknowledged }}"
-    failed_at: "{{ __writer.outage.first_error_at }}"
+    failed_at: "{{ __writer.outage.stalled_at }}"
     cleanup: true
     login_host: 127.0.0.1
     login_port: 6432
@@ -122,10 +122,15 @@ errors_by_kind:
   type: dict
   sample: {"OperationalError": 120, "SQLSTATE 57P01": 1}
 outage:
-  description: With V(run), the first failed write, the first acknowledged one after it and the seconds between.
+  description:
+    - With V(run), the longest time without an acknowledged commit, from the last one before it (C(stalled_at)) to
+      the first one after it (C(writes_back_at)), its C(seconds), and the failed writes in it (C(errors)) and the
+      first failed write of the run (C(first_error_at)). Still open when writes failed after the last
+      acknowledged commit (C(writes_back_at) and C(seconds) null).
   returned: when O(state=run)
   type: dict
-  sample: {"first_error_at": 1796294410.2, "writes_back_at": 1796294421.7, "seconds": 11.5}
+  sample: {"stalled_at": 1796294410.2, "writes_back_at": 1796294421.7, "seconds": 11.5, "first_error_at": null,
+           "errors": 0}
 per_second:
   description: With V(run), acknowledged and failed writes in each second from the start.
   returned: when O(state=run)

@@ -110,7 +110,7 @@ def test_the_writer_records_acknowledged_commits_and_verify_finds_the_lost_ones(
     run = primary.module("pg_commit_writer", args)
     assert not run.get("failed"), run
     acknowledged = run["acknowledged"]
-    assert len(acknowledged) > 20 and run["errors"] == [] and run["outage"]["seconds"] == 0.0
+    assert len(acknowledged) > 20 and run["errors"] == [] and run["outage"]["seconds"] < 1
     assert sum(second["ok"] for second in run["per_second"]) == len(acknowledged)
 
     verify = {**primary.login(PRIMARY_PORT), "state": "verify", "run_id": "it-1", "acknowledged": acknowledged}

@@ -197,7 +197,7 @@ def test_the_markdown_shows_targets_steps_checks_and_differences():
 def test_the_timeline_is_an_svg_with_the_writes_the_outage_and_the_steps():
     per_second = [{"second": n, "ok": 0 if 3 <= n <= 5 else 40, "errors": 2 if n == 3 else 0} for n in range(8)]
     steps = [{"name": "primary killed", "start": 1003.2}, {"name": "failover <playbook>", "start": 1004.0}]
-    svg = drill_timeline_svg(per_second, 1000.0, steps, {"first_error_at": 1003.3, "writes_back_at": 1006.1})
+    svg = drill_timeline_svg(per_second, 1000.0, steps, {"stalled_at": 1003.3, "writes_back_at": 1006.1})
     root = ElementTree.fromstring(svg)
     assert root.tag.endswith("svg")
     texts = [element.text for element in root.iter() if element.tag.endswith("text")]

@@ -8,13 +8,25 @@ ACKS = [(1, 100.1), (2, 100.6), (3, 101.2), (4, 109.5), (5, 109.9)]
 ERRORS = [(101.5, "SQLSTATE 57P01"), (102.0, "OperationalError"), (105.0, "OperationalError")]
 
 
-def test_the_outage_runs_from_the_first_failed_write_to_the_first_acknowledged_one_after_it():
-    assert commit_log.outage(ACKS, ERRORS) == {"first_error_at": 101.5, "writes_back_at": 109.5, "seconds": 8.0}
+def test_the_outage_is_the_longest_stall_between_acknowledged_commits_with_the_errors_in_it():
+    assert commit_log.outage(ACKS, ERRORS) == {
+        "stalled_at": 101.2,
+        "writes_back_at": 109.5,
+        "seconds": 8.3,
+        "first_error_at": 101.5,
+        "errors": 3,
+    }
 
 
-def test_no_error_is_no_outage_and_no_write_after_the_errors_is_an_open_one():
-    assert commit_log.outage(ACKS, []) == {"first_error_at": None, "writes_back_at": None, "seconds": 0.0}
-    assert commit_log.outage(ACKS[:3], ERRORS)["seconds"] is None
+def test_writes_that_stall_without_failing_are_an_outage_too():
+    # PgBouncer held the writes while it had no server: no error, one long gap.
+    assert commit_log.outage(ACKS, [])["seconds"] == 8.3
+
+
+def test_failures_after_the_last_acknowledged_commit_leave_the_outage_open():
+    result = commit_log.outage(ACKS[:3], ERRORS)
+    assert (result["stalled_at"], result["writes_back_at"], result["seconds"]) == (101.2, None, None)
+    assert commit_log.outage([], ERRORS)["stalled_at"] is None
 
 
 def test_errors_are_counted_by_kind():
