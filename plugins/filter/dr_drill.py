@@ -222,10 +222,18 @@ def drill_report_markdown(report):
         f"- collection: {collection.get('name')} {collection.get('version')} (git {collection.get('git_revision')})",
         f"- started {report.get('started')}, finished {report.get('finished')}",
         f"- source: {source.get('host')}, PostgreSQL {source.get('postgresql_version')}, system identifier "
-        f"{source.get('system_identifier')}, {source.get('database_size_bytes')} bytes in the databases read",
+        f"{source.get('system_identifier')}"
+        + (
+            f", {source['database_size_bytes']} bytes in the databases read"
+            if source.get("database_size_bytes")
+            else ""
+        ),
         f"- backup: {backup.get('label')} ({backup.get('type')}, stopped {backup.get('stop')})",
-        f"- scratch host: {report.get('scratch_host')} (copy {'kept' if report.get('kept') else 'removed'})",
     ]
+    if report.get("kind") == "restore":
+        lines.append(
+            f"- scratch host: {report.get('scratch_host')} (copy {'kept' if report.get('kept') else 'removed'})"
+        )
     point = report.get("restore_point")
     if point:
         lines.append(f"- restore point: {point.get('name')} at {point.get('lsn')} ({point.get('time')})")
