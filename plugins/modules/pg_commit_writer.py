@@ -58,7 +58,7 @@ options:
     elements: list
     default: []
   failed_at:
-    description: With O(state=verify), when writes stopped (epoch seconds; the writer's RV(outage.stalled_at)); the
+    description: With O(state=verify), when writes stopped (epoch seconds; C(stalled_at) of the run's RV(outage)); the
       RPO is the age of the oldest lost commit at that time.
     type: float
   cleanup:
@@ -129,6 +129,22 @@ outage:
       acknowledged commit (C(writes_back_at) and C(seconds) null).
   returned: when O(state=run)
   type: dict
+  contains:
+    stalled_at:
+      description: The last acknowledged commit before the longest stall (epoch seconds).
+      type: float
+    writes_back_at:
+      description: The first acknowledged commit after it; null while the outage is open.
+      type: float
+    seconds:
+      description: The stall's length; null while the outage is open.
+      type: float
+    first_error_at:
+      description: The run's first failed write; null when none failed.
+      type: float
+    errors:
+      description: The failed writes during the stall.
+      type: int
   sample: {"stalled_at": 1796294410.2, "writes_back_at": 1796294421.7, "seconds": 11.5, "first_error_at": null,
            "errors": 0}
 per_second:
