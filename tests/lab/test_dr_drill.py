@@ -109,3 +109,12 @@ def test_a_failover_drill_promotes_the_standby_rebuilds_the_old_primary_and_repo
         assert report["measured"][measured] > 0, measured
     assert tmp_path.joinpath(report["drill_id"] + ".svg").read_text().startswith("<svg")
     assert not pools_paused()
+
+
+def test_failover_is_refused_while_the_primary_accepts_writes():
+    host = primary()
+    rc, out = playbook("playbooks/failover.yml")
+    assert rc != 0
+    assert f"{host} answers and accepts writes" in " ".join(out.split())
+    assert primary() == host
+    assert not pools_paused()
