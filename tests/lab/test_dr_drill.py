@@ -99,8 +99,9 @@ def test_a_failover_drill_promotes_the_standby_rebuilds_the_old_primary_and_repo
     assert (report["status"], report["old_primary"], report["new_primary"]) == ("passed", old, new)
     assert all(check["ok"] for check in report["checks"]), report["checks"]
     assert psql(new, "SELECT string_agg(application_name, ',') FROM pg_stat_replication WHERE state = 'streaming'")
-    # The writer saw the outage and the way back; with asynchronous replication lost commits are counted.
-    assert report["measured"]["write_outage_s"] > 0 and report["errors_by_kind"]
+    # The writer saw the outage (writes that failed, or that PgBouncer held) and the way back; with asynchronous
+    # replication lost commits are counted.
+    assert report["measured"]["write_outage_s"] > 0
     assert (
         report["commits"]["acknowledged"] > 0
         and report["commits"]["lost"] == report["measured"]["lost_acknowledged_commits"]
