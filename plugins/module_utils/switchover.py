@@ -140,3 +140,27 @@ def caught_up(target_lsn, replay_lsn):
     if target_lsn is None or replay_lsn is None:
         return False
     return replay_lsn >= target_lsn
+
+
+# The restore_command of postgresql.auto.conf (ALTER SYSTEM), if any: the promotion puts it back as it was.
+RESTORE_COMMAND_SQL = """
+SELECT current_setting('restore_command') AS command,
+       (SELECT setting FROM pg_file_settings
+         WHERE name = 'restore_command' AND sourcefile LIKE '%/postgresql.auto.conf'
+         ORDER BY seqno DESC LIMIT 1) AS auto_conf
+"""
+
+
+def expand_restore_command(template, file_name, path):
+    """restore_command with its placeholders filled in as PostgreSQL fills them (pure).
+
+    %f is the file to fetch, %p where to put it, %r the oldest file to keep (unknown here: the first
+    segment, which keeps everything), %% a percent sign; any other %x is left out, as PostgreSQL does.
+    """
+    values = {"f": file_name, "p": path, "r": "000000010000000000000001", "%": "%"}
+    return re.sub(r"%(.?)", lambda match: values.get(match.group(1), ""), template)
+
+
+def history_file_name(timeline):
+    """The name of a timeline's history file in pg_wal and in the WAL archive (pure)."""
+    return f"{timeline:08X}.history"

@@ -11,6 +11,18 @@ description:
     positions, the standbys streaming from it, its replication slots, its WAL receiver and the settings that
     wait for a restart.
   - Runs only read-only queries and never changes anything.
+  - With O(warn_inactive_slots), warns about each of those slots no client streams from, with the WAL it retains.
+options:
+  warn_inactive_slots:
+    description:
+      - Names of replication slots to warn about when they exist and no client uses them, for example the slots
+        of a primary's standbys. The warning names the slot and the WAL it keeps on the server.
+      - A slot nobody streams from keeps WAL on the server until its client comes back or the WAL exceeds
+        C(max_slot_wal_keep_size); a standby whose slot lost that WAL must be cloned again.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.1.0
 author:
   - opsforge developers (@opsforge)
 extends_documentation_fragment:
@@ -38,6 +50,12 @@ EXAMPLES = r"""
     that: (__repl.replicas | map(attribute='lag_bytes') | max | default(0)) < 16777216
     fail_msg: "A standby is {{ __repl.replicas | map(attribute='lag_bytes') | max }} bytes behind"
   when: __repl.role == 'primary'
+
+- name: Warn when a standby's slot on the primary is not in use
+  opsforge.webstack.pg_replication_info:
+    warn_inactive_slots: [db2, db3]
+  become: true
+  become_user: postgres
 
 - name: Over TCP with a monitoring role
   opsforge.webstack.pg_replication_info:
@@ -304,6 +322,21 @@ def standby_replay_lag_bytes(receive_lsn, replay_lsn):
     return max(diff, 0) if diff is not None else None
 
 
+def inactive_slot_warnings(slots, names):
+    """A warning for each slot of names that exists and no client uses (pure)."""
+    warnings = []
+    for slot in slots:
+        if slot["name"] not in names or slot.get("active"):
+            continue
+        retained = slot.get("retained_bytes")
+        kept = "an unknown amount of" if retained is None else f"{retained} bytes ({retained / 1048576:.1f} MiB) of"
+        warnings.append(
+            f"replication slot {slot['name']} is inactive: no standby streams from it, and it keeps {kept} WAL "
+            f"(wal_status {slot.get('wal_status')}). Start its standby, or drop the slot if the standby is gone."
+        )
+    return warnings
+
+
 def gather(conn):
     """Read everything the module returns from one connection."""
     server = fetch_one(conn, SERVER_SQL)
@@ -336,12 +369,16 @@ def gather(conn):
 
 
 def main():
-    module = new_module(postgres_common_argument_spec())
+    spec = postgres_common_argument_spec()
+    spec["warn_inactive_slots"] = {"type": "list", "elements": "str", "default": []}
+    module = new_module(spec)
     action = f"Reading replication state on {describe_target(module.params)}"
     with failing_on_db_error(
         module, connect(module), action, "Connect as a superuser or a member of pg_monitor."
     ) as conn:
         info = gather(conn)
+    for warning in inactive_slot_warnings(info["slots"], module.params["warn_inactive_slots"]):
+        module.warn(warning)
     module.exit_json(changed=False, **info)
 
 

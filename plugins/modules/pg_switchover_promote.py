@@ -71,6 +71,18 @@ options:
     description: Milliseconds between two looks at the signals, the replay position or the promotion.
     type: int
     default: 20
+  promote_without_archive:
+    description:
+      - Promote without asking the WAL archive. At promotion PostgreSQL runs C(restore_command) for WAL it may
+        not have yet and for the next timeline's history file; against a WAL archive on S3 these lookups took
+        about 300 ms, all of it inside the PgBouncer pause. The module already waits until the standby has
+        replayed everything the old primary flushed, so the archive has nothing more to give.
+      - When V(true) and C(restore_command) is set, the module runs it once for the next timeline's history file
+        before anything is paused, and refuses when the archive has one (another server already took that
+        timeline). It then sets C(restore_command) to an empty string (C(ALTER SYSTEM), reload) and puts it
+        back as it was (reset, or the earlier C(ALTER SYSTEM) value), with a reload, whatever the outcome.
+    type: bool
+    default: true
 notes:
   - The login options point at the local standby; connect as a superuser (for example C(become_user=postgres)
     over the unix socket), since C(pg_promote()) needs it.
@@ -120,6 +132,11 @@ timings:
   returned: always
   type: dict
   sample: {"signals": 1210, "catchup": 2, "promote": 118, "total": 1335}
+restore_command_set_aside:
+  description: Whether C(restore_command) was set aside for the promotion (see O(promote_without_archive)).
+  returned: always
+  type: bool
+  sample: true
 signals:
   description: The signal names seen on the old primary with the age of each in seconds.
   returned: always
@@ -132,6 +149,8 @@ msg:
   sample: promoted to timeline 3 with 2 PgBouncer hosts paused for 43 ms
 """
 
+import os
+import tempfile
 import time
 import traceback
 
@@ -154,9 +173,12 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     try_connect,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
+    RESTORE_COMMAND_SQL,
     SIGNALS_SQL,
     bounds_error,
     caught_up,
+    expand_restore_command,
+    history_file_name,
     max_pause_age,
     signal_decision,
     signal_name_error,
@@ -221,10 +243,11 @@ class Promotion:
         self.expected = self.params["bouncers"]
         self.target = describe_target(self.params)
         self.timings = {}
-        self.result = {"changed": False, "timings": self.timings, "signals": {}}
+        self.result = {"changed": False, "timings": self.timings, "signals": {}, "restore_command_set_aside": False}
         self.local = None
         self.old = None
         self.replay_lsn = None
+        self.restore_command_auto_conf = None
 
     def fail(self, msg, **extra):
         self.timings["total"] = elapsed_ms(self.start)
@@ -253,6 +276,40 @@ class Promotion:
     def refuse_late(self, decision, detail):
         if decision == "late":
             self.refuse(f"the oldest pause is {detail:.1f} s old, more than the {self.age_limit:g} s that are safe.")
+
+    def next_timeline_in_archive(self, command):
+        """Does the WAL archive hold the history file of the timeline this promotion would create?"""
+        name = history_file_name(current_timeline(self.local, True) + 1)
+        with tempfile.TemporaryDirectory(prefix="webstack-promote-") as scratch:
+            path = os.path.join(scratch, name)
+            rc, _out, _err = self.module.run_command(expand_restore_command(command, name, path), use_unsafe_shell=True)
+            return name if rc == 0 and os.path.exists(path) else None
+
+    def set_aside_restore_command(self):
+        """0. Before any pause: no WAL archive lookups in the promotion (see promote_without_archive)."""
+        row = fetch_one(self.local, RESTORE_COMMAND_SQL)
+        if not self.params["promote_without_archive"] or not row["command"]:
+            return
+        taken = self.next_timeline_in_archive(row["command"])
+        if taken:
+            self.refuse(
+                f"the WAL archive already holds {taken}: another server promoted to that timeline. Find out which "
+                "(pgbackrest info, the archive's history files) before any promotion."
+            )
+        self.restore_command_auto_conf = row["auto_conf"]
+        fetch_one(self.local, "ALTER SYSTEM SET restore_command = ''")
+        self.result["restore_command_set_aside"] = True
+        fetch_one(self.local, "SELECT pg_reload_conf()")
+
+    def put_back_restore_command(self):
+        if not self.result["restore_command_set_aside"]:
+            return
+        if self.restore_command_auto_conf is None:
+            fetch_one(self.local, "ALTER SYSTEM RESET restore_command")
+        else:
+            fetch_one(self.local, "ALTER SYSTEM SET restore_command = %s", [self.restore_command_auto_conf])
+        fetch_one(self.local, "SELECT pg_reload_conf()")
+        self.result["restore_command_set_aside"] = False
 
     def wait_signals(self):
         """1. Every PgBouncer host paused?"""
@@ -330,10 +387,14 @@ class Promotion:
                     changed=True, msg=f"would wait for {', '.join(self.expected)} to pause, then promote {self.target}"
                 )
                 self.module.exit_json(**self.result)
-            self.wait_signals()
-            self.catch_up()
-            self.recheck_signals()
-            self.promote()
+            self.set_aside_restore_command()
+            try:
+                self.wait_signals()
+                self.catch_up()
+                self.recheck_signals()
+                self.promote()
+            finally:
+                self.put_back_restore_command()
         except psycopg2.Error as exc:
             self.fail(
                 f"Switchover promotion on {self.target} failed: {str(exc).strip()} (promotion requested: "
@@ -363,6 +424,7 @@ def main():
         pause_wait={"type": "float", "default": 3},
         promote_wait={"type": "float", "default": 3},
         poll_interval_ms={"type": "int", "default": 20},
+        promote_without_archive={"type": "bool", "default": True},
     )
     module = new_module(argument_spec, validate_params)
     ensure_psycopg2(module)

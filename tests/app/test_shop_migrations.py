@@ -68,3 +68,25 @@ def test_confirmation_is_unique_per_order(postgres) -> None:
     finally:
         engine.dispose()
     assert {"confirmations_order_id_key", "task_runs_pkey", "email_outbox_order_id_kind_key"} <= uniques
+
+
+def test_exit_code_says_whether_revisions_were_applied(postgres) -> None:
+    """--changed-exit-code N: N from the run that applied revisions, 0 from a run with nothing to apply."""
+    url = postgres.create_database("shop_migrate_exit_code")
+    env = {**os.environ, "SHOP_DATABASE_URL": url}
+    command = [sys.executable, "-m", "shop.migrate", "--changed-exit-code", "3"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert first.returncode == 3, first
+    assert "applied 0001" in first.stdout
+    second = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert second.returncode == 0, second
+    assert "applied" not in second.stdout
+    assert _state(url) == (TABLES, "0001", 5)
+
+
+def test_an_exit_code_that_means_failure_is_refused() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "shop.migrate", "--changed-exit-code", "1"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert "--changed-exit-code" in proc.stderr

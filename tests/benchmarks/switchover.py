@@ -19,7 +19,6 @@ pause the modules measured. Load stops by itself after --seconds. Traffic goes o
 import argparse
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,9 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
-PSQL = "/usr/lib/postgresql/15/bin/psql"
+from labload import PGBENCH, PSQL, REPO, ansible_playbook, container_pid, in_netns, require_tools
+
 PROGRESS_RE = re.compile(r"progress: ([\d.]+) s, ([\d.]+) tps")
 
 
@@ -53,24 +51,9 @@ def parse_args():
     return args
 
 
-def container_pid(name):
-    out = subprocess.run(
-        ["podman", "inspect", "-f", "{{.State.Pid}}", name], capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0 or not out.stdout.strip().isdigit() or out.stdout.strip() == "0":
-        sys.exit(f"container {name} is not running: {out.stderr.strip()}")
-    return out.stdout.strip()
-
-
-def in_netns(pid, cmd):
-    return ["nsenter", "-t", pid, "-n", *cmd]
-
-
 def main():
     args = parse_args()
-    for tool in (PGBENCH, PSQL, "nsenter", "podman"):
-        if not shutil.which(tool):
-            sys.exit(f"{tool} not found on the controller")
+    require_tools(PGBENCH, PSQL, "nsenter", "podman")
     pid = container_pid(args.container)
     env = dict(os.environ, PGPASSWORD=args.password, PGCONNECT_TIMEOUT="5")
     work = Path(tempfile.mkdtemp(prefix="switchover-bench-"))
@@ -90,19 +73,11 @@ def main():
     load = subprocess.Popen(in_netns(pid, bench), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     time.sleep(args.switch_at)
-    play_env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-    )
-    play = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", args.inventory]
-    play += [str(REPO / "playbooks" / "switchover.yml")]
+    play = [str(REPO / "playbooks" / "switchover.yml")]
     if args.target:
         play += ["-e", f"switchover_target={args.target}"]
     play_start = time.time()
-    playbook = subprocess.run(play, env=play_env, capture_output=True, text=True, check=False, timeout=280)
+    playbook = ansible_playbook(*play, inventory=args.inventory, timeout=280)
     play_end = time.time()
     (work / "playbook.log").write_text(playbook.stdout + playbook.stderr)
 

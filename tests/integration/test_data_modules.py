@@ -109,6 +109,14 @@ def test_info_on_primary(lab, primary):
     assert res["pending_restart"] == []
 
 
+def test_info_warns_about_an_inactive_slot_it_is_asked_about(lab, primary):
+    res = lab.module("pg_replication_info", {**lab.login(PRIMARY_PORT), "warn_inactive_slots": ["node_b", "no_such"]})
+    assert not res.get("failed"), res
+    warnings = [str(warning) for warning in res.get("warnings", [])]
+    assert len(warnings) == 1, res
+    assert "replication slot node_b is inactive: no standby streams from it" in warnings[0]
+
+
 def test_connection_options_of_community_postgresql(lab, primary):
     # the unix socket directory, the port under its alias, and TLS options that reach libpq
     socket_login = {"login_unix_socket": str(lab.sock), "port": PRIMARY_PORT, "login_password": SUPER_PW}

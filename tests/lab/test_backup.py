@@ -4,11 +4,15 @@ Each test reads the cluster as it finds it (which member is primary, which backu
 cluster serving; the scratch host drill1 is overwritten by every restore.
 """
 
+import subprocess
 import time
 
 from conftest import on_host, playbook, primary, psql
 
 TABLE = "webstack_pitr_probe"
+RESTORE_COMMAND_IN_AUTO_CONF = (
+    "SELECT count(*) FROM pg_file_settings WHERE name = 'restore_command' AND sourcefile LIKE '%auto.conf'"
+)
 
 
 def archived(host):
@@ -43,8 +47,13 @@ def test_a_point_in_time_restore_onto_a_scratch_host_brings_back_exactly_the_row
     psql(host, f"INSERT INTO {TABLE} SELECT generate_series(51, 100)")
     archived(host)
 
-    # The store is restarted with everything it holds: a backup store that forgets is no backup store.
-    on_host("s3", "systemctl restart rclone-s3")
+    # The store's container restarts (podman kills it after 10 s, as a crash would) with everything it holds:
+    # a backup store that forgets is no backup store.
+    subprocess.run(["podman", "restart", "lab-s3"], capture_output=True, check=True)
+    deadline = time.monotonic() + 60
+    while on_host("s3", "systemctl is-active rclone-s3 || true") != "active":
+        assert time.monotonic() < deadline, "the object store did not come back within 60 s of its restart"
+        time.sleep(1)
     rc, out = playbook("playbooks/restore.yml", "-e", "restore_host=drill1", "-e", f"restore_target_time='{target}'")
     assert rc == 0, out[-3000:]
 
@@ -102,6 +111,10 @@ def test_after_a_switchover_the_new_primary_archives_and_the_timer_backup_runs_t
     assert "Check that its WAL reaches the repository" in out
     new = primary()
     assert new != old
+    # The promotion set restore_command aside (no archive lookups inside the pause) and put it back.
+    for host in (old, new):
+        assert "archive-get" in psql(host, "SHOW restore_command")
+        assert psql(host, RESTORE_COMMAND_IN_AUTO_CONF) == "0"
     labels = backup_labels(new)
     # The timers' own unit, on both members: the standby's exits 0 without backing up.
     on_host(old, "systemctl start webstack-backup@incr.service")

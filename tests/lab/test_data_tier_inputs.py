@@ -23,6 +23,21 @@ def test_a_setting_the_role_owns_is_refused_before_any_change():
     assert on_host(host, "sha256sum /etc/postgresql/15/main/pg_hba.conf") == hba_before
 
 
+def test_the_example_inventorys_placeholder_secrets_are_refused_before_any_change():
+    placeholders = {
+        "postgresql_replication_password": "CHANGE-ME-replication-0000",
+        "pgbouncer_admin_password": "CHANGE-ME-pgbouncer-admin-0",
+        "postgresql_users": [{"name": "shop", "password": "CHANGE-ME-shop-db-00000000"}],
+    }
+    rc, out = playbook("playbooks/site.yml", "--limit", "postgres,app1", "-e", json.dumps(placeholders))
+    assert rc != 0
+    assert "postgresql_replication_password looks like a placeholder (contains 'CHANGE-ME')" in out
+    assert "the password of postgresql_users entry shop looks like a placeholder" in out
+    assert changed_total(out) == 0
+    for value in (placeholders["postgresql_replication_password"], placeholders["pgbouncer_admin_password"]):
+        assert value not in out
+
+
 def test_the_configure_tag_alone_runs_the_checks_and_changes_nothing():
     rc, out = playbook("playbooks/site.yml", "--limit", "postgres", "--tags", "postgresql_configure")
     assert rc == 0, out[-3000:]

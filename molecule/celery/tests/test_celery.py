@@ -154,3 +154,24 @@ def test_preflight_refuses_other_than_one_beat(extra, expected):
     assert "Check that exactly one host runs beat" in output
     # Nothing after the preflight ran.
     assert "Install the virtualenv support" not in output
+
+
+def test_units_carry_time_and_memory_limits(host):
+    # converge.yml: celery_longest_task_seconds 30, so the soft limit is 27 s; 2 pool processes x 512 MiB + 256.
+    command = host.check_output("systemctl show -p ExecStart --value celery-default.service")
+    assert "--soft-time-limit 27 --time-limit 30" in command
+    assert "--max-memory-per-child 524288" in command
+    assert host.check_output("systemctl show -p MemoryMax --value celery-default.service") == str(1280 * 2**20)
+    assert host.check_output("systemctl show -p TasksMax --value celery-default.service") == "256"
+    assert host.check_output("systemctl show -p MemoryMax --value celery-beat.service") == str(256 * 2**20)
+
+
+def test_a_task_past_its_time_limit_is_stopped_and_never_runs_again(host):
+    token = f"molecule-{uuid.uuid4()}"
+    task_id = send(host, f"from shop.tasks import slow_task; print(slow_task.delay(45, {token!r}).id)").strip()
+    journal = "journalctl -u celery-default --no-pager -o cat"
+    assert wait_for(lambda: f"slow_task[{task_id}] raised" in host.check_output(journal), 60)
+    assert "SoftTimeLimitExceeded" in host.check_output(f"{journal} | grep -F {task_id}")
+    # Acknowledged as failed: it is not handed to another worker, and its work never happened.
+    time.sleep(5)
+    assert sql(host, f"SELECT count(*) FROM task_runs WHERE token = '{token}'") == "0"

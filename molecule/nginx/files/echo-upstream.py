@@ -1,6 +1,7 @@
 """A stand-in app server: answers every request with JSON naming this host and echoing the request.
 
 GET/POST /status/<code> answers with that status code, to see how nginx retries failures.
+Like uvicorn (--timeout-keep-alive, 5 s by default) it closes a connection idle for 5 s.
 """
 
 import json
@@ -10,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A read that waits longer ends the connection: this server then closes it, as uvicorn does.
+    timeout = 5
 
     def _answer(self):
         length = int(self.headers.get("Content-Length") or 0)

@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+import testinfra
 
 # podman exec directly: much faster than a round trip through Ansible for every command.
 testinfra_hosts = ["podman://molecule-nginx-lb"]
+APPS = [testinfra.get_host(f"podman://molecule-nginx-app{n}") for n in (1, 2)]
 
 SCENARIO = Path(__file__).resolve().parents[1]
 UPSTREAM_FILE = "/etc/nginx/webstack/upstream-app.conf"
@@ -164,6 +166,37 @@ def test_retries_only_idempotent_requests(host):
     post = json.loads(next(line for line in reversed(lines) if "/status/503/post" in line))
     assert get["status"] == 503 and get["upstream_status"] == "503, 503"
     assert post["status"] == 503 and post["upstream_status"] == "503"
+
+
+def test_nginx_closes_idle_upstream_connections_before_the_app_does(host):
+    # The stand-in app closes a connection idle for 5 s, as uvicorn does; nginx must close it first
+    # (nginx_upstream_keepalive_timeout), or a request it sends as the app closes gets a 502. The side
+    # that closes a TCP connection first keeps it in TIME-WAIT (for 60 s): it must be the load balancer,
+    # never an app, for the connections of this test.
+    closed_by_apps = "ss -Htn state time-wait '( sport = :8000 )'"
+    closed_by_nginx = "ss -Htn state time-wait '( dport = :8000 )'"
+    before = {app: set(app.check_output(closed_by_apps).splitlines()) for app in APPS}
+    before[host] = set(host.check_output(closed_by_nginx).splitlines())
+    host.check_output(f"for i in $(seq 6); do {CURL} -o /dev/null -X POST -d x=1 https://127.0.0.1/idle; done")
+    established = "ss -Htn state established '( dport = :8000 )'"
+    deadline = time.monotonic() + 15
+    while host.check_output(established) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert host.check_output(established) == "", "idle upstream connections still open after 15 s"
+    assert set(host.check_output(closed_by_nginx).splitlines()) - before[host], "nginx closed no upstream connection"
+    for app in APPS:
+        closed_by_app = set(app.check_output(closed_by_apps).splitlines()) - before[app]
+        assert not closed_by_app, f"{app.backend.hostname} closed idle connections before nginx did"
+
+
+def test_keepalive_timeout_not_shorter_than_the_apps_refused(host):
+    site = host.file("/etc/nginx/conf.d/webstack.conf").content_string
+    assert "keepalive_timeout 4s;" in site
+    rc, out = playbook("converge.yml", {"uvicorn_timeout_keep_alive": 4})
+    assert rc != 0
+    assert "nginx_upstream_keepalive_timeout (4 s) must be shorter than the idle timeout" in out
+    assert "molecule-nginx-app1: 4 s, molecule-nginx-app2: 4 s" in out
+    assert host.file("/etc/nginx/conf.d/webstack.conf").content_string == site
 
 
 def test_login_rate_limited(host):

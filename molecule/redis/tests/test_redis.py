@@ -20,7 +20,7 @@ PASSWORDS = {
 }
 
 
-def redis(host, *command, user=None, password=None, db=0, address="127.0.0.1"):
+def redis(host, *command, user=None, password=None, db=0, address="127.0.0.1", port=6379):
     """Run redis-cli on the host; the password goes through the environment, as for the role."""
     auth = ""
     if user:
@@ -29,7 +29,7 @@ def redis(host, *command, user=None, password=None, db=0, address="127.0.0.1"):
     else:
         user_option = ""
     words = " ".join(shlex.quote(word) for word in command)
-    cmd = host.run(f"{auth}redis-cli -h {address} --no-auth-warning {user_option} -n {db} {words}")
+    cmd = host.run(f"{auth}redis-cli -h {address} -p {port} --no-auth-warning {user_option} -n {db} {words}")
     return (cmd.stdout + cmd.stderr).strip()
 
 
@@ -131,12 +131,12 @@ def test_unit_sandboxed(host):
 
 
 def test_data_survives_restart(host):
-    assert redis(host, "SET", "persist:test", "kept", user="app") == "OK"
+    assert redis(host, "SET", "cache:persist", "kept", user="app") == "OK"
     host.check_output("systemctl restart redis-server")
     host.check_output(
         "for i in $(seq 20); do redis-cli -h 127.0.0.1 PING 2>&1 | grep -q NOAUTH && exit 0; sleep 0.5; done"
     )
-    assert redis(host, "GET", "persist:test", user="app") == "kept"
+    assert redis(host, "GET", "cache:persist", user="app") == "kept"
 
 
 def converge(extra_vars):
@@ -156,12 +156,13 @@ def converge(extra_vars):
     return result.returncode, result.stdout + result.stderr
 
 
-def test_short_password_refused_before_any_change(host):
+def test_short_or_placeholder_passwords_refused_before_any_change(host):
     acl = host.file("/etc/redis/users.acl").content_string
-    short = "too-short-pw"
-    rc, out = converge({"redis_celery_password": short})
+    short, placeholder = "too-short-pw", "CHANGE-ME-redis-admin-0000"
+    rc, out = converge({"redis_celery_password": short, "redis_admin_password": placeholder})
     assert rc != 0
-    assert "Redis user(s) celery have no password or one shorter than 16 characters" in out
+    assert "the password of Redis user celery (redis_<user>_password or its redis_extra_users entry) has 12" in out
+    assert "the password of Redis user admin (redis_<user>_password or its redis_extra_users entry) looks like" in out
     assert short not in out
     assert host.file("/etc/redis/users.acl").content_string == acl
 
@@ -175,6 +176,6 @@ def test_new_user_applied_without_restart(host):
     assert password not in out
     assert host.check_output("systemctl show redis-server -p MainPID --value") == pid, "Redis was restarted"
     assert redis(host, "PING", user="reporting", password=password) == "PONG"
-    assert redis(host, "SET", "report:test", "ready", user="app") == "OK"
-    assert redis(host, "GET", "report:test", user="reporting", password=password) == "ready"
-    assert "NOPERM" in redis(host, "SET", "report:test", "x", user="reporting", password=password)
+    assert redis(host, "SET", "cache:report", "ready", user="app") == "OK"
+    assert redis(host, "GET", "cache:report", user="reporting", password=password) == "ready"
+    assert "NOPERM" in redis(host, "SET", "cache:report", "x", user="reporting", password=password)

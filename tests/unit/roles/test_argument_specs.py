@@ -1,4 +1,8 @@
-"""Every role documents exactly the variables it lets users set, with the same defaults."""
+"""Every role documents exactly the variables it lets users set, with the same defaults.
+
+A required input (the app's identity in uvicorn and celery) has no default anywhere: it is in the
+argument spec with `required: true` and absent from defaults/main.yml.
+"""
 
 from pathlib import Path
 
@@ -18,7 +22,13 @@ def test_defaults_match_argument_specs(role):
     specs = _load(ROLES / role / "meta" / "argument_specs.yml")
     assert specs, f"roles/{role}/meta/argument_specs.yml is missing"
     options = specs["argument_specs"]["main"]["options"]
-    assert sorted(defaults) == sorted(options), f"roles/{role}: defaults and argument_specs name other variables"
+    required = {name for name, spec in options.items() if spec.get("required")}
+    optional = set(options) - required
+    assert sorted(defaults) == sorted(optional), f"roles/{role}: defaults and argument_specs name other variables"
+    for name in required:
+        assert name.startswith(f"{role}_"), f"roles/{role}: {name} lacks the role's prefix"
+        assert "default" not in options[name], f"roles/{role}: {name} is required and has a default"
+        assert options[name].get("description"), f"roles/{role}: {name} has no description"
     for name, value in defaults.items():
         assert name.startswith(f"{role}_"), f"roles/{role}: {name} lacks the role's prefix"
         spec = options[name]

@@ -14,6 +14,12 @@ from shop.migrate import LOCK_KEY, LOCK_TIMEOUT
 config = context.config
 
 
+def record_applied(*, ctx: object, step: object, heads: object, run_args: object) -> None:
+    """Note each revision Alembic applies, for shop-migrate's exit code (see shop.migrate.migrate)."""
+    del ctx, heads, run_args
+    config.attributes.setdefault("applied", []).append(step.up_revision_id)  # type: ignore[attr-defined]
+
+
 def run_migrations_online() -> None:
     """Apply pending revisions over one connection and one transaction."""
     engine = create_engine(
@@ -23,7 +29,7 @@ def run_migrations_online() -> None:
     )
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, transaction_per_migration=False)
+            context.configure(connection=connection, transaction_per_migration=False, on_version_apply=record_applied)
             with context.begin_transaction():
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
                 # Give up rather than queue DDL behind a long transaction and stall the tables' traffic.

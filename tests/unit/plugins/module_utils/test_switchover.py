@@ -83,3 +83,16 @@ def test_barrier_missing_lists_absent_peers_and_ignores_strangers():
     assert sw.barrier_missing(["app1", "app2", "worker1"], {"worker1", "app1"}) == ["app2"]
     assert sw.barrier_missing(["app1", "app2"], {"app2", "app1", "other"}) == []
     assert sw.barrier_missing([], set()) == []
+
+
+def test_restore_command_placeholders_are_filled_as_postgresql_fills_them():
+    command = 'pgbackrest --stanza=main archive-get %f "%p" # keep %r, 100%% sure%x'
+    assert sw.expand_restore_command(command, "00000003.history", "/tmp/x/00000003.history") == (
+        'pgbackrest --stanza=main archive-get 00000003.history "/tmp/x/00000003.history" '
+        "# keep 000000010000000000000001, 100% sure"
+    )
+
+
+def test_history_file_names_are_eight_hex_digits():
+    assert sw.history_file_name(3) == "00000003.history"
+    assert sw.history_file_name(26) == "0000001A.history"

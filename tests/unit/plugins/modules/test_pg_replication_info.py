@@ -47,3 +47,18 @@ def test_main_fails_cleanly_when_nothing_listens(run_module_main):
 def test_main_rejects_unknown_options(run_module_main):
     code, result = run_module_main(mod.main, {"role": "primary"})
     assert code == 1 and "Unsupported parameters" in result["msg"]
+
+
+def test_inactive_slot_warnings_name_the_slot_and_its_wal():
+    slots = [
+        {"name": "db2", "active": False, "retained_bytes": 50331648, "wal_status": "reserved"},
+        {"name": "db3", "active": True, "retained_bytes": 0, "wal_status": "reserved"},
+        {"name": "barman", "active": False, "retained_bytes": 1, "wal_status": "reserved"},
+        {"name": "db4", "active": False, "retained_bytes": None, "wal_status": None},
+    ]
+    warnings = mod.inactive_slot_warnings(slots, ["db2", "db3", "db4", "db5"])
+    assert len(warnings) == 2
+    assert warnings[0].startswith("replication slot db2 is inactive")
+    assert "50331648 bytes (48.0 MiB) of WAL" in warnings[0]
+    assert "an unknown amount of WAL" in warnings[1]
+    assert mod.inactive_slot_warnings(slots, []) == []

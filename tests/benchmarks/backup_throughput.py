@@ -1,0 +1,213 @@
+# Copyright: (c) 2026, opsforge developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark (not a test): backup and restore of a database of at least 1 GB, the physical path of this
+collection (pgBackRest to S3) beside the runbooks' own method (pg_dump | gzip | upload), in one run.
+
+On the lab's current primary it creates the database bench_1g with pgbench at --scale (70: about 1 GB), waits
+until its WAL is archived, then times:
+
+1. physical backup: `pgbackrest --type=full backup` on the primary (zst, encrypted, to the lab's object store),
+   and a differential one after 20 s of pgbench writes (what the daily timer makes);
+2. physical restore: playbooks/restore.yml onto drill1, timed as a whole (Ansible included), then the restore
+   proper, as restore.yml runs it, into an emptied data directory: pgbackrest restore, start, WAL replay to the
+   end of the archive, until the copy accepts writes;
+3. logical backup: `pg_dump bench_1g | gzip | upload` on the primary (boto3 in the backup role's virtualenv,
+   streamed, nothing on disk);
+4. logical restore: download | gunzip | psql into a new database on drill1 (the stream passes through the
+   controller, drill1 has no S3 client), indexes and constraints rebuilt by the SQL.
+
+and prints time and size for each and the ratio of the two paths. It drops bench_1g and the uploaded dump at the
+end; the full backup stays in the repository (retention removes it).
+
+    .venv/bin/python tests/benchmarks/backup_throughput.py [--scale 70]
+"""
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+
+from labload import ansible_playbook, as_postgres, on_host, primary
+
+DATABASE = "bench_1g"
+DUMP_KEY = "benchmarks/bench_1g.sql.gz"
+S3_CLIENT = """
+import json, sys, boto3, botocore.config
+s = json.load(open('/etc/pgbackrest/webstack-logical.json'))['s3']
+client = boto3.client('s3', endpoint_url=s['endpoint_url'], region_name=s['region'],
+    aws_access_key_id=s['access_key'], aws_secret_access_key=s['secret_key'], verify=s.get('ca_bundle') or True,
+    config=botocore.config.Config(request_checksum_calculation='when_required',
+        response_checksum_validation='when_required', s3={'addressing_style': s['addressing_style']}))
+action, key = sys.argv[1], sys.argv[2]
+if action == 'put':
+    client.upload_fileobj(sys.stdin.buffer, s['bucket'], key)
+    print(client.head_object(Bucket=s['bucket'], Key=key)['ContentLength'])
+elif action == 'get':
+    client.download_fileobj(s['bucket'], key, sys.stdout.buffer)
+else:
+    client.delete_object(Bucket=s['bucket'], Key=key)
+"""
+PYTHON = "/opt/webstack-backup/bin/python"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=70, help="pgbench scale of the database (70: about 1 GB)")
+    parser.add_argument("--scratch", default="drill1", help="the host both restores go to (group drill)")
+    return parser.parse_args()
+
+
+def timed_with_result(what, action):
+    print(f"... {what}", flush=True)
+    start = time.monotonic()
+    result = action()
+    return time.monotonic() - start, result
+
+
+def timed(what, action):
+    return timed_with_result(what, action)[0]
+
+
+def s3_command(action, key):
+    return f"{PYTHON} -c {shlex.quote(S3_CLIENT)} {action} {key}"
+
+
+def wait_archived(host):
+    segment = as_postgres(host, "SELECT pg_walfile_name(pg_current_wal_lsn())")
+    as_postgres(host, "SELECT pg_switch_wal()")
+    deadline = time.monotonic() + 600
+    while as_postgres(host, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") < segment:
+        if time.monotonic() > deadline:
+            sys.exit(f"{host} did not archive {segment} within 10 minutes")
+        time.sleep(2)
+
+
+def newest_backup(host):
+    info = json.loads(on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --output=json info"))
+    backup = info[0]["backup"][-1]
+    return backup["label"], backup["info"]["size"], backup["info"]["repository"]["delta"]
+
+
+def clean_restore(host):
+    data = "/var/lib/postgresql/15/main"
+    on_host(host, f"systemctl stop postgresql@15-main && find {data} -mindepth 1 -delete")
+    on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --archive-mode=off restore")
+    on_host(host, "systemctl start postgresql@15-main")
+    deadline = time.monotonic() + 600
+    while on_host(host, "runuser -u postgres -- psql -XAtqc 'SELECT pg_is_in_recovery()'", check=False) != "f":
+        if time.monotonic() > deadline:
+            sys.exit(f"the copy on {host} did not accept writes within 10 minutes")
+        time.sleep(0.5)
+
+
+def mb(size):
+    return f"{size / 2**20:,.0f} MB"
+
+
+def main():
+    args = parse_args()
+    host = primary()
+    as_postgres(host, f"DROP DATABASE IF EXISTS {DATABASE}")
+    as_postgres(host, f"CREATE DATABASE {DATABASE}")
+    seconds = timed(
+        f"pgbench -i -s {args.scale} on {host}",
+        lambda: on_host(
+            host, f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -i -q -s {args.scale} {DATABASE}"
+        ),
+    )
+    size = int(as_postgres(host, f"SELECT pg_database_size('{DATABASE}')"))
+    print(f"    {DATABASE}: {mb(size)} in {seconds:.0f} s; waiting until its WAL is archived", flush=True)
+    wait_archived(host)
+
+    full_s = timed(
+        "physical backup (pgbackrest full)",
+        lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=full backup"),
+    )
+    label, cluster_size, stored = newest_backup(host)
+    on_host(host, f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -n -T 20 -c 4 {DATABASE} >/dev/null")
+    diff_s = timed(
+        "physical differential backup after 20 s of pgbench writes (the daily schedule's kind)",
+        lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=diff backup"),
+    )
+    diff_stored = newest_backup(host)[2]
+    playbook_s, play = timed_with_result(
+        f"physical restore (playbooks/restore.yml onto {args.scratch})",
+        lambda: ansible_playbook("playbooks/restore.yml", "-e", f"restore_host={args.scratch}", timeout=1800),
+    )
+    if play.returncode != 0:
+        sys.exit(f"restore.yml failed:\n{play.stdout[-3000:]}")
+    restore_s = timed(
+        "physical restore proper (pgbackrest restore into an empty data directory, recovery)",
+        lambda: clean_restore(args.scratch),
+    )
+
+    pipeline = f"pg_dump -d {DATABASE} | gzip | {s3_command('put', DUMP_KEY)}"
+    dump_s, uploaded = timed_with_result(
+        "logical backup (pg_dump | gzip | upload)",
+        lambda: on_host(host, f"runuser -u postgres -- bash -o pipefail -c {shlex.quote(pipeline)}"),
+    )
+    as_postgres(args.scratch, f"DROP DATABASE IF EXISTS {DATABASE}_logical")
+    as_postgres(args.scratch, f"CREATE DATABASE {DATABASE}_logical")
+
+    def logical_restore():
+        download = subprocess.Popen(
+            [
+                "podman",
+                "exec",
+                f"lab-{host}",
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                "sh",
+                "-c",
+                s3_command("get", DUMP_KEY),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        load = subprocess.run(
+            [
+                "podman",
+                "exec",
+                "-i",
+                f"lab-{args.scratch}",
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                "bash",
+                "-o",
+                "pipefail",
+                "-c",
+                f"gunzip | psql -XAtq -v ON_ERROR_STOP=1 -d {DATABASE}_logical >/dev/null",
+            ],
+            stdin=download.stdout,
+            check=False,
+        )
+        download.stdout.close()
+        if download.wait() != 0 or load.returncode != 0:
+            sys.exit("the logical restore failed")
+
+    load_s = timed(f"logical restore (download | gunzip | psql on {args.scratch})", logical_restore)
+    restored = as_postgres(args.scratch, "SELECT count(*) FROM pgbench_accounts", database=f"{DATABASE}_logical")
+
+    on_host(host, f"runuser -u postgres -- sh -c {shlex.quote(s3_command('delete', DUMP_KEY))}")
+    as_postgres(args.scratch, f"DROP DATABASE {DATABASE}_logical")
+    as_postgres(host, f"DROP DATABASE {DATABASE}")
+
+    print()
+    print(f"database {DATABASE}: {mb(size)} (pgbench scale {args.scale}); the whole cluster {mb(cluster_size)}")
+    print(f"{'':34}{'backup':>10}{'stored':>12}{'restore':>10}")
+    print(f"{'physical (pgBackRest full, zst)':34}{full_s:>9.0f}s{mb(stored):>12}{restore_s:>9.0f}s")
+    print(f"{'logical (pg_dump | gzip | upload)':34}{dump_s:>9.0f}s{mb(int(uploaded)):>12}{load_s:>9.0f}s")
+    print(f"{'physical differential (daily)':34}{diff_s:>9.0f}s{mb(diff_stored):>12}")
+    print(f"physical faster by:               {dump_s / full_s:>9.1f}x{'':12}{load_s / restore_s:>9.1f}x")
+    print(f"restore.yml end to end, Ansible included: {playbook_s:.0f} s")
+    print(f"backup {label}; {restored} rows in pgbench_accounts after the logical restore")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

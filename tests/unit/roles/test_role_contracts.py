@@ -1,0 +1,78 @@
+"""Roles keep their contracts: playbooks do not re-type role defaults, python_app is internal,
+uvicorn and celery map python_app's inputs once and read only its one result."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+ROLES = ROOT / "roles"
+DEFAULTED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\|\s*default\(")
+
+
+def _role_defaults():
+    names = set()
+    for path in ROLES.glob("*/defaults/main.yml"):
+        names |= set(yaml.safe_load(path.read_text()) or {})
+    return names
+
+
+def _strings(node, key=None):
+    """(key, string) for every string in a loaded YAML document, with the mapping key that holds it."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            yield from _strings(value, name)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item, key)
+    elif isinstance(node, str):
+        yield key, node
+
+
+def test_no_playbook_types_a_role_default_again():
+    """A role's default applies inside the role; a host pattern is the one place a playbook may name a fallback."""
+    defaults = _role_defaults()
+    retyped = []
+    for path in sorted((ROOT / "playbooks").glob("*.yml")):
+        for key, text in _strings(yaml.safe_load(path.read_text())):
+            if key == "hosts":
+                continue
+            retyped += [f"{path.name}: {name}" for name in DEFAULTED.findall(text) if name in defaults]
+    assert retyped == [], f"enter the role (an entry point with an argument spec) instead: {retyped}"
+
+
+def test_python_app_is_mapped_once_per_caller_and_read_through_its_result():
+    for role in ("uvicorn", "celery"):
+        tasks = ROLES / role / "tasks"
+        mapping = [p.name for p in sorted(tasks.glob("*.yml")) if "python_app_name:" in p.read_text()]
+        assert mapping == ["python_app.yml"], f"{role} maps python_app's inputs in {mapping}"
+        for path in [*tasks.glob("*.yml"), *(ROLES / role / "templates").glob("*.j2")]:
+            old = re.findall(r"python_app_(?:current|previous)_release\w*|python_app_release_changed", path.read_text())
+            assert old == [], f"{path.relative_to(ROOT)} reads {old}; read python_app_result"
+
+
+def test_python_app_refuses_to_be_applied_on_its_own(tmp_path):
+    play = tmp_path / "play.yml"
+    play.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - role: opsforge.webstack.python_app\n")
+    collections = tmp_path / "collections" / "ansible_collections" / "opsforge"
+    collections.mkdir(parents=True)
+    (collections / "webstack").symlink_to(ROOT, target_is_directory=True)
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections"), "ANSIBLE_NOCOLOR": "1"}
+    env.pop("ANSIBLE_CONFIG", None)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(play)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2, output
+    assert "opsforge.webstack.python_app is an internal role" in output
+    assert "Apply opsforge.webstack.uvicorn or opsforge.webstack.celery instead" in output
