@@ -1,0 +1,121 @@
+"""DR drills on the lab: a restore drill proves the backups in its report; a failover drill loses the primary and
+recovers; a drill that cannot start touches nothing.
+
+The restore drill restores onto the scratch host drill1 (and removes the copy); the cluster keeps serving. The
+failover drill leaves the other member as the primary, with the old one streaming from it.
+"""
+
+import json
+
+import pytest
+from conftest import on_host, playbook, pools_paused, primary, psql
+
+PROBE = "webstack_drill_probe"
+
+
+def only_report(directory, kind="restore"):
+    reports = sorted(directory.glob(f"dr-{kind}-*.json"))
+    assert len(reports) == 1, reports
+    assert reports[0].with_suffix(".md").exists()
+    return json.loads(reports[0].read_text())
+
+
+def test_a_restore_drill_brings_back_every_table_at_its_restore_point_and_reports_rto_and_rpo(tmp_path):
+    host = primary()
+    psql(host, f"DROP TABLE IF EXISTS {PROBE}; CREATE TABLE {PROBE} (id int PRIMARY KEY, note text)")
+    psql(host, f"INSERT INTO {PROBE} SELECT n, md5(n::text) FROM generate_series(1, 500) AS n")
+
+    rc, out = playbook("playbooks/dr_drill.yml", "-e", f"drill_report_dir={tmp_path}")
+    assert rc == 0, out[-4000:]
+    report = only_report(tmp_path)
+
+    assert report["status"] == "passed" and report["stopped_at"] is None
+    assert report["restore_point"]["name"] == report["drill_id"]
+    assert report["source"]["host"] == host and report["source"]["system_identifier"]
+    assert report["source"]["backup"]["label"]
+    assert report["tables"]["equal"] and report["tables"]["differences"] == []
+    assert report["tables"]["compared"] == report["source"]["tables"] >= 2
+    assert all(check["ok"] for check in report["checks"]), report["checks"]
+    assert "pg_amcheck (heap and all indexes)" in {check["name"] for check in report["checks"]}
+    assert report["measured"]["rpo_s"] == 0 and report["verdicts"]["rpo"] == "met"
+    for measured in ("fetch_and_restore_s", "wal_replay_s", "accepts_connections_s", "verification_s", "rto_s"):
+        assert report["measured"][measured] >= 0, measured
+    assert report["verdicts"]["rto"] == "met"
+    assert [step["name"] for step in report["steps"]] == [
+        "pre-checks",
+        "snapshot with PgBouncer paused",
+        "source checksums and the restore point archived",
+        "restore to the restore point",
+        "verification (tables and pg_amcheck)",
+    ]
+
+    # The copy is gone, PgBouncer serves again, the primary is where it was.
+    assert on_host("drill1", "ls -A /var/lib/postgresql/15/main | wc -l") == "0"
+    assert not pools_paused()
+    assert primary() == host
+    psql(host, f"DROP TABLE {PROBE}")
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (["-e", "drill_host=drill-nowhere"], "drill-nowhere cannot be reached"),
+        (["-e", "drill_min_standbys=2"], "1 streaming (db"),
+    ],
+    ids=["unreachable scratch host", "too few standbys"],
+)
+def test_a_drill_that_cannot_start_stops_before_touching_anything_and_says_where(tmp_path, extra, reason):
+    before = on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true")
+
+    rc, out = playbook("playbooks/dr_drill.yml", "-e", f"drill_report_dir={tmp_path}", *extra)
+    assert rc != 0
+    assert reason in " ".join(out.split())
+    report = only_report(tmp_path)
+    assert report["status"] == "refused" and report["stopped_at"] == "pre-checks"
+    assert reason in report["message"]
+    assert report["restore_point"] is None and report["verdicts"]["rto"] == "not measured"
+
+    # Nothing was touched: PgBouncer not paused, the scratch host as it was.
+    assert not pools_paused()
+    assert on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true") == before
+
+
+def test_a_failover_drill_promotes_the_standby_rebuilds_the_old_primary_and_reports_the_outage(tmp_path):
+    old = primary()
+    rc, out = playbook(
+        "playbooks/dr_drill.yml",
+        "-e",
+        "drill_kind=failover",
+        "-e",
+        f"drill_report_dir={tmp_path}",
+        "-e",
+        "drill_failover_warmup=3",
+    )
+    assert rc == 0, out[-4000:]
+    report = only_report(tmp_path, "failover")
+
+    new = primary()
+    assert new != old
+    assert (report["status"], report["old_primary"], report["new_primary"]) == ("passed", old, new)
+    assert all(check["ok"] for check in report["checks"]), report["checks"]
+    assert psql(new, "SELECT string_agg(application_name, ',') FROM pg_stat_replication WHERE state = 'streaming'")
+    # The writer saw the outage (writes that failed, or that PgBouncer held) and the way back; with asynchronous
+    # replication lost commits are counted.
+    assert report["measured"]["write_outage_s"] > 0
+    assert (
+        report["commits"]["acknowledged"] > 0
+        and report["commits"]["lost"] == report["measured"]["lost_acknowledged_commits"]
+    )
+    for measured in ("kill_to_promoted_s", "kill_to_pgbouncer_repointed_s", "rebuild_old_primary_s"):
+        assert report["measured"][measured] > 0, measured
+    assert tmp_path.joinpath(report["drill_id"] + ".svg").read_text().startswith("<svg")
+    assert not pools_paused()
+
+
+def test_failover_is_refused_while_the_primary_accepts_writes():
+    host = primary()
+    rc, out = playbook("playbooks/failover.yml")
+    assert rc != 0
+    assert f"{host} answers and accepts writes" in " ".join(out.split())
+    assert primary() == host
+    assert not pools_paused()
