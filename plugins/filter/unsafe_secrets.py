@@ -8,8 +8,8 @@ short_description: The secrets that must not be deployed, by name, with the reas
 version_added: 0.1.0
 author: opsforge developers (@opsforge)
 description:
-  - Takes a dict of secret names and values and returns one string, the name followed by the reason, for each value that is
-    empty, shorter than O(min_length), made of fewer than 6 different characters, or a placeholder
+  - Takes a dict of secret names and values and returns one string, the name followed by the reason, for each
+    value that is empty, shorter than O(min_length), made of fewer than 6 different characters, or a placeholder
     (C(CHANGE-ME), C(changeme), C(replace-me), C(placeholder), C(example), C(your-password), C(xxxx), C(TODO),
     C(<...>)), so that an inventory copied from an example never deploys publicly known passwords.
   - The values never appear in the result, so a role's preflight can print it.
@@ -39,7 +39,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One string per secret that must not be deployed (its name, then the reason), in the order given; empty when all are fine.
+  description:
+    - One string per secret that must not be deployed (its name, then the reason), in the order given.
+    - Empty when all are fine.
   type: list
   elements: str
   sample: ["pgbouncer_admin_password: looks like a placeholder (contains 'CHANGE-ME')"]
