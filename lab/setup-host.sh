@@ -4,7 +4,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-VENV=${WEBSTACK_VENV:-$ROOT/.venv}
+# Resolved: a worktree may link .venv to the main checkout's, and `python3 -m venv` refuses a symlink.
+VENV=$(readlink -f "${WEBSTACK_VENV:-$ROOT/.venv}")
 # podman and runc run the lab; debootstrap builds its image; postgresql, pgbouncer,
 # redis and pgbackrest are the real services and tools the module and app integration
 # tests start on loopback (the object store, rclone, comes from requirements/dev.txt);
