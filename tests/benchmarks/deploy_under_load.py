@@ -143,7 +143,7 @@ def main():
     begin = time.monotonic()
     time.sleep(args.before)
     playbook_start = time.monotonic()
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "lab" / "ansible.cfg")}
     try:
         result = subprocess.run(
             ["ansible-playbook", *args.playbook],

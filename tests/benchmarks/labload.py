@@ -60,7 +60,7 @@ def primary(hosts=("db1", "db2")):
 def playbook_env():
     return dict(
         os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_CONFIG=str(REPO / "lab" / "ansible.cfg"),
         ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_CALLBACK_RESULT_FORMAT="json",

@@ -29,7 +29,7 @@ def lab():
 
 def playbook(*args, timeout=900):
     """Run ansible-playbook from the repository with its configuration; return (rc, output)."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "lab" / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
     result = subprocess.run(
         ["ansible-playbook", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
