@@ -1,0 +1,124 @@
+"""The job templates of awx/controller.yml run against the lab as AWX runs them.
+
+Each job is laid out as AWX lays it out (lab/awxjob.py: env/extravars with the survey's defaults and the awx_*
+variables, env/cmdline, an executable inventory script, project/ as a copy of the repository, the collection in
+requirements_collections) and runs through ansible-runner transmit | worker | process; its events are read back.
+The inventory is the lab's, exported as AWX would import it, with the paths it takes from its own directory made
+absolute (an imported inventory has no directory). Only read-only or reversible jobs run: the stack check and the
+nightly backup check for real, site as a check job, and answers the playbooks refuse before any change.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import primary
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = importlib.util.spec_from_file_location("awxjob", REPO / "lab" / "awxjob.py")
+awxjob = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(awxjob)
+
+CONTROLLER = yaml.safe_load((REPO / "awx" / "controller.yml").read_text())
+TEMPLATES = {template["name"]: template for template in CONTROLLER["controller_templates"]}
+SCHEDULES = {schedule["name"]: schedule for schedule in CONTROLLER["controller_schedules"]}
+
+
+@pytest.fixture(scope="module")
+def inventory():
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "lab" / "ansible.cfg")}
+    exported = subprocess.run(
+        ["ansible-inventory", "--list", "--export"], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    exported = exported.replace("{{ inventory_dir }}/../..", str(REPO))
+    assert "inventory_dir" not in exported
+    return json.loads(exported)
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory):
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        ["ansible-galaxy", "collection", "build", "--output-path", str(dist), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    return next(dist.glob("*.tar.gz"))
+
+
+@pytest.fixture
+def launch(tmp_path, tarball, inventory):
+    def run(name, job_id, **kwargs):
+        return awxjob.launch(
+            TEMPLATES[name],
+            project=REPO,
+            collection_tarball=tarball,
+            inventory=inventory,
+            base=tmp_path,
+            job_id=job_id,
+            **kwargs,
+        )
+
+    return run
+
+
+def results(job, event, task):
+    return [e["event_data"] for e in job["events"] if e.get("event") == event and e["event_data"]["task"] == task]
+
+
+def clean(recap):
+    """Hosts that failed or were unreachable (none, for a clean job)."""
+    return {host: counts for host, counts in recap.items() if counts["failures"] or counts["dark"]}
+
+
+def test_the_stack_check_job_places_an_order_and_reads_it_on_a_replica(launch):
+    job = launch("webstack stack check", 101)
+    assert job["status"] == "successful", job["stdout"][-3000:]
+    recap = awxjob.recap(job["events"])
+    assert clean(recap) == {}
+    (report,) = results(job, "runner_on_ok", "Report the check")
+    assert "confirmed by Celery" in report["res"]["msg"]
+    assert report["host"] != primary()
+
+
+def test_the_nightly_backup_check_job_backs_up_checks_and_lists_the_backups(launch):
+    schedule = SCHEDULES["webstack nightly backup check"]
+    job = launch(schedule["unified_job_template"], 102, answers=schedule["extra_data"])
+    assert job["status"] == "successful", job["stdout"][-3000:]
+    assert clean(awxjob.recap(job["events"])) == {}
+    (checked,) = results(job, "runner_on_ok", "Check that WAL reaches the repository")
+    (table,) = results(job, "runner_on_ok", "Show the backups")
+    assert checked["host"] == table["host"] == primary()
+    assert any(line.split()[1:2] == ["incr"] for line in table["res"]["msg"][2:]), table["res"]["msg"]
+
+
+def test_the_site_check_job_changes_nothing_on_the_converged_lab(launch):
+    job = launch("webstack site", 103, check=True)
+    assert job["status"] == "successful", job["stdout"][-3000:]
+    recap = awxjob.recap(job["events"])
+    assert {"lb1", "app1", "app2", "worker1", "db1", "db2", "cache1"} <= set(recap)
+    assert clean(recap) == {}
+    assert {host: counts["changed"] for host, counts in recap.items() if counts["changed"]} == {}
+
+
+@pytest.mark.parametrize(
+    ("job_id", "name", "answers", "check", "refusal"),
+    [
+        (111, "webstack deploy", {"deploy_version": "9.9.9"}, False, "9.9.9 cannot be installed: no wheel"),
+        (112, "webstack switchover", {"switchover_target": "lb1"}, True, "lb1 is not a member of group 'postgres'"),
+        (113, "webstack restore", {"restore_host": "db9"}, False, "Name the host to restore onto"),
+    ],
+    ids=["a release that does not exist", "a target outside the cluster", "a host outside the inventory"],
+)
+def test_a_bad_answer_fails_in_the_playbooks_own_checks_before_any_change(
+    launch, job_id, name, answers, check, refusal
+):
+    job = launch(name, job_id, answers=answers, check=check)
+    assert job["status"] == "failed"
+    assert refusal in job["stdout"], job["stdout"][-3000:]
+    changed = [e["event_data"]["task"] for e in job["events"] if e.get("event_data", {}).get("res", {}).get("changed")]
+    assert changed == []
