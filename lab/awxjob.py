@@ -370,21 +370,38 @@ def write_private_data_dir(
         path.chmod(stat.S_IRUSR | stat.S_IWUSR)
 
 
-def run_job(private: Path, worker: Path, *, playbook: str, job_id: int, envvars: dict[str, str]) -> dict[str, Any]:
+def run_job(
+    private: Path,
+    worker: Path,
+    *,
+    playbook: str,
+    job_id: int,
+    envvars: dict[str, str],
+    container_image: str | None = None,
+) -> dict[str, Any]:
     """transmit | worker | process, as AWX's receptor runs a job on an execution node; the job's outcome.
 
     transmit and process through ansible_runner's Python interface (what AWX calls), the worker as the
-    `ansible-runner worker` command the execution node runs, with a private data directory of its own.
+    `ansible-runner worker` command the execution node runs, with a private data directory of its own. With a
+    container image the worker runs ansible-playbook in it, the private data directory mounted at /runner
+    (BaseTask.build_execution_environment_params).
     """
     import ansible_runner
 
-    runner_params = {
+    runner_params: dict[str, Any] = {
         "ident": job_id,
         "private_data_dir": str(private),
         "playbook": playbook,
         "envvars": envvars,
         "suppress_env_files": True,
     }
+    if container_image:
+        runner_params |= {
+            "process_isolation": True,
+            "process_isolation_executable": "podman",
+            "container_image": container_image,
+            "container_options": ["--user=root"],
+        }
     transmitted = private.parent / f"job-{job_id}.transmit"
     results = private.parent / f"job-{job_id}.results"
     with transmitted.open("wb") as stream:
@@ -440,10 +457,12 @@ def launch(
     check: bool = False,
     sliced: bool = False,
     extra_files: dict[str, str] | None = None,
+    container_image: str | None = None,
 ) -> dict[str, Any]:
     """Launch a job template as AWX would: refuse bad answers, lay out the job, run it on a worker; its outcome.
 
     extra_files (path in the project: content) are added to the project's copy, as if the checkout held them.
+    container_image: an execution environment the job runs in (else the worker's own ansible-playbook).
     """
     refused = launch_errors(template, answers)
     if refused:
@@ -465,6 +484,12 @@ def launch(
     )
     for name, content in (extra_files or {}).items():
         (private / "project" / name).write_text(content)
+    runner_root = "/runner" if container_image else str(worker)
     return run_job(
-        private, worker, playbook=template["playbook"], job_id=job_id, envvars=job_env(job_id, str(worker), revision)
+        private,
+        worker,
+        playbook=template["playbook"],
+        job_id=job_id,
+        envvars=job_env(job_id, runner_root, revision),
+        container_image=container_image,
     )

@@ -45,6 +45,8 @@ PROBE = """---
           template: "{{ awx_job_template_name }}"
           switchover_max_lag_bytes: "{{ switchover_max_lag_bytes }}"
 """
+# The execution environment ee/ builds (README, "AWX and Automation Platform"); its test runs where it was built.
+EE_IMAGE = "localhost/opsforge-webstack-ee:0.1.0"
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ def launch(tmp_path, tarball):
             template,
             project=REPO,
             collection_tarball=tarball,
-            inventory=INVENTORY,
+            inventory=kwargs.pop("inventory", INVENTORY),
             base=tmp_path,
             job_id=job_id,
             **kwargs,
@@ -99,6 +101,25 @@ def test_a_job_gets_the_project_configuration_its_collection_and_its_survey_defa
     assert (private / "inventory" / "hosts").stat().st_mode & 0o777 == 0o700
     assert "!unsafe 'webstack switchover'" in (private / "env" / "extravars").read_text()
     assert (private / "env" / "cmdline").read_text() == "-u root"
+
+
+def test_the_execution_environment_runs_a_job_as_awx_does(launch):
+    present = subprocess.run(["podman", "image", "exists", EE_IMAGE], check=False).returncode == 0
+    if not present:
+        pytest.skip(
+            f"{EE_IMAGE} is not built here: ./dev build && ansible-builder build -f ee/execution-environment.yml"
+        )
+    probe = dict(TEMPLATES["webstack switchover"], playbook="probe.yml")
+    inventory = {"all": {"hosts": ["db1"]}, "_meta": {"hostvars": {"db1": dict(LOCAL)}}}
+    inventory["_meta"]["hostvars"]["db1"]["ansible_python_interpreter"] = "/usr/bin/python3"
+    job = launch(
+        None, 8, template=probe, extra_files={"probe.yml": PROBE}, inventory=inventory, container_image=EE_IMAGE
+    )
+    assert job["status"] == "successful", job["stdout"] + job["worker_stderr"]
+    (reported,) = [e["event_data"]["res"]["msg"] for e in job["events"] if e.get("event") == "runner_on_ok"]
+    assert reported["config"] == "/runner/project/ansible.cfg"
+    assert reported["collections_path"] == "/runner/requirements_collections"
+    assert reported["slot"] == "db_1_example"
 
 
 @pytest.mark.parametrize("name", ["webstack switchover", "webstack deploy", "webstack site"])
