@@ -348,6 +348,8 @@ def write_private_data_dir(
             "collection",
             "install",
             "--no-deps",
+            # even when the collection is on the configured path already (a checkout's link)
+            "--force",
             "-p",
             str(private / "requirements_collections"),
             str(collection_tarball),
@@ -413,6 +415,8 @@ def run_job(
             stdout=stream_out,
             stderr=subprocess.PIPE,
             check=False,
+            # an execution node's environment: none of the caller's Ansible settings (ANSIBLE_CONFIG of the lab)
+            env={name: value for name, value in os.environ.items() if not name.startswith("ANSIBLE_")},
         )
     events: list[dict[str, Any]] = []
     with results.open("rb") as stream:
