@@ -18,6 +18,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -410,7 +411,13 @@ def run_job(
         ansible_runner.interface.run(streamer="transmit", _output=stream, **runner_params)
     with transmitted.open("rb") as stream_in, results.open("wb") as stream_out:
         worked = subprocess.run(
-            [str(Path(sys.executable).parent / "ansible-runner"), "worker", "--private-data-dir", str(worker)],
+            [
+                str(Path(sys.executable).parent / "ansible-runner"),
+                "worker",
+                "--delete",
+                "--private-data-dir",
+                str(worker),
+            ],
             stdin=stream_in,
             stdout=stream_out,
             stderr=subprocess.PIPE,
@@ -472,7 +479,10 @@ def launch(
     if refused:
         raise ValueError("AWX refuses the launch: " + "; ".join(refused))
     revision = git(project, "rev-parse", "HEAD").strip()
-    private, worker = base / f"awx_{job_id}_private", base / f"awx_{job_id}_worker"
+    private = base / f"awx_{job_id}_private"
+    # The worker's own directory, short as AWX's /runner: ssh's control sockets live in its cp/ (ControlPersist),
+    # and a socket's path must stay under 108 bytes. The worker deletes it when the job ends.
+    worker = Path(tempfile.mkdtemp(prefix=f"awx_{job_id}_", dir="/tmp"))
     write_private_data_dir(
         private,
         project=project,

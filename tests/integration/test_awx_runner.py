@@ -86,9 +86,11 @@ def test_a_job_gets_the_project_configuration_its_collection_and_its_survey_defa
     job = launch(None, 7, template=probe, extra_files={"probe.yml": PROBE})
     assert job["status"] == "successful", job["stdout"] + job["worker_stderr"]
     (reported,) = [e["event_data"]["res"]["msg"] for e in job["events"] if e.get("event") == "runner_on_ok"]
+    worker = Path(reported["config"]).parents[1]
+    assert worker.name.startswith("awx_7_") and not worker.exists()
     assert reported == {
-        "config": str(tmp_path / "awx_7_worker" / "project" / "ansible.cfg"),
-        "collections_path": str(tmp_path / "awx_7_worker" / "requirements_collections"),
+        "config": str(worker / "project" / "ansible.cfg"),
+        "collections_path": str(worker / "requirements_collections"),
         "slot": "db_1_example",
         "template": "webstack switchover",
         "switchover_max_lag_bytes": 16777216,
