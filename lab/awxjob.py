@@ -507,3 +507,12 @@ def launch(
         envvars=job_env(job_id, runner_root, revision),
         container_image=container_image,
     )
+
+
+def failure_messages(events: list[dict[str, Any]]) -> list[str]:
+    """The message of each failed task of a job, on one line (as AWX shows it in the job's event detail)."""
+    return [
+        " ".join(str(event["event_data"]["res"].get("msg", "")).split())
+        for event in events
+        if event.get("event") == "runner_on_failed"
+    ]

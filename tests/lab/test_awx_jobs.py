@@ -119,6 +119,6 @@ def test_a_bad_answer_fails_in_the_playbooks_own_checks_before_any_change(
 ):
     job = launch(name, job_id, answers=answers, check=check)
     assert job["status"] == "failed"
-    assert refusal in job["stdout"], job["stdout"][-3000:]
+    assert [message for message in awxjob.failure_messages(job["events"]) if refusal in message], job["stdout"][-3000:]
     changed = [e["event_data"]["task"] for e in job["events"] if e.get("event_data", {}).get("res", {}).get("changed")]
     assert changed == []
