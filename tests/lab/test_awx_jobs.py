@@ -5,7 +5,7 @@ variables, env/cmdline, an executable inventory script, project/ as a copy of th
 requirements_collections) and runs through ansible-runner transmit | worker | process; its events are read back.
 The inventory is the lab's, exported as AWX would import it, with the paths it takes from its own directory made
 absolute (an imported inventory has no directory). Only read-only or reversible jobs run: the stack check and the
-nightly backup check for real, site as a check job, and answers the playbooks refuse before any change.
+nightly backup check for real, site and switchover as check jobs, and answers the playbooks refuse before any change.
 """
 
 import importlib.util
@@ -103,6 +103,17 @@ def test_the_site_check_job_changes_nothing_on_the_converged_lab(launch):
     assert {"lb1", "app1", "app2", "worker1", "db1", "db2", "cache1"} <= set(recap)
     assert clean(recap) == {}
     assert {host: counts["changed"] for host, counts in recap.items() if counts["changed"]} == {}
+
+
+def test_the_switchover_check_job_reports_the_plan_and_keeps_the_primary(launch):
+    before = primary()
+    job = launch("webstack switchover", 104, check=True)
+    assert job["status"] == "successful", job["stdout"][-3000:]
+    assert clean(awxjob.recap(job["events"])) == {}
+    (plan,) = results(job, "runner_on_ok", "Report the plan (check mode)")
+    assert plan["res"]["msg"]["would_promote"] != before
+    assert plan["res"]["msg"]["would_demote"].startswith(f"{before} ")
+    assert primary() == before
 
 
 @pytest.mark.parametrize(
