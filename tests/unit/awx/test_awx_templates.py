@@ -188,6 +188,45 @@ def test_choices_are_what_the_playbook_accepts(template):
             assert set(awxjob.choice_list(question)) == set(re.findall(r"'([^']*)'", accepted.group(1)))
 
 
+# The survey question types that can carry a value of an argument spec's type.
+QUESTION_TYPES = {
+    "str": {"text", "textarea", "password", "multiplechoice"},
+    "int": {"integer"},
+    "float": {"float", "integer"},
+    "list": {"multiselect"},
+}
+
+
+def role_options(playbook):
+    """The argument spec options of every entry point of the roles the playbook applies."""
+    options = {}
+    for role in sorted(set(re.findall(r"opsforge\.webstack\.(\w+)", (REPO / playbook).read_text()))):
+        specs = REPO / "roles" / role / "meta" / "argument_specs.yml"
+        if specs.is_file():
+            for entry in yaml.safe_load(specs.read_text())["argument_specs"].values():
+                options.update(entry.get("options") or {})
+    return options
+
+
+@pytest.mark.parametrize("template", [t for t in TEMPLATES if t.get("survey_enabled")], ids=template_ids)
+def test_a_question_for_a_role_option_has_its_type_default_and_choices(template):
+    options = role_options(template["playbook"])
+    for question in awxjob.survey_questions(template):
+        option = options.get(question["variable"])
+        if option is None:
+            continue
+        assert question["type"] in QUESTION_TYPES[option.get("type", "str")], question["variable"]
+        if "default" in option and "default" in question:
+            assert question["default"] == option["default"], question["variable"]
+        if "choices" in option:
+            assert awxjob.choice_list(question) == [str(choice) for choice in option["choices"]]
+
+
+def test_the_switchover_survey_is_compared_with_the_roles_argument_specs():
+    asked = {q["variable"] for q in awxjob.survey_questions(by_name("webstack switchover"))}
+    assert asked <= set(role_options("playbooks/switchover.yml"))
+
+
 @pytest.mark.parametrize("template", TEMPLATES, ids=template_ids)
 def test_every_required_input_has_a_required_question_or_a_template_variable(template):
     asked = {q["variable"] for q in awxjob.survey_questions(template) if q["required"]}
