@@ -46,6 +46,7 @@ def header(playbook):
 def code_of(playbook):
     """The playbook and every task file of the collection (where its inputs are checked and used)."""
     files = [REPO / playbook, *sorted((REPO / "playbooks" / "tasks").glob("*.yml"))]
+    files += sorted((REPO / "playbooks" / "vars").glob("*.yml"))
     files += sorted((REPO / "roles").glob("*/tasks/*.yml"))
     return "\n".join(path.read_text() for path in files)
 
