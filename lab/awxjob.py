@@ -48,6 +48,16 @@ VALID_PLAYBOOK = re.compile(
 # ------------------------------------------------------------------ the project: which playbooks AWX lists
 
 
+def build_collection(repo: Path, dist: Path) -> Path:
+    """The collection built from a checkout into dist, as `./dev build` builds it; the tarball's path."""
+    subprocess.run(
+        ["ansible-galaxy", "collection", "build", "--output-path", str(dist), str(repo)],
+        check=True,
+        capture_output=True,
+    )
+    return next(dist.glob("*.tar.gz"))
+
+
 def skip_directory(relative_directory: str) -> bool:
     """Whether AWX's project scan skips a directory (roles, tasks, dot folders, group_vars, host_vars)."""
     elements = relative_directory.split(os.sep)

@@ -51,13 +51,7 @@ EE_IMAGE = "localhost/opsforge-webstack-ee:0.1.0"
 
 @pytest.fixture(scope="module")
 def tarball(tmp_path_factory):
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        ["ansible-galaxy", "collection", "build", "--output-path", str(dist), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    return next(dist.glob("*.tar.gz"))
+    return awxjob.build_collection(REPO, tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture

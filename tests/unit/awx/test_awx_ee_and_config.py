@@ -1,6 +1,7 @@
 """The execution environment's definition builds a context, and the project's ansible.cfg is fit for a controller."""
 
 import configparser
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +14,9 @@ REPO = Path(__file__).resolve().parents[3]
 EE = REPO / "ee" / "execution-environment.yml"
 GALAXY = yaml.safe_load((REPO / "galaxy.yml").read_text())
 TARBALL = f"{GALAXY['namespace']}-{GALAXY['name']}-{GALAXY['version']}.tar.gz"
+SPEC = importlib.util.spec_from_file_location("awxjob", REPO / "lab" / "awxjob.py")
+awxjob = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(awxjob)
 
 
 def pins(path):
@@ -24,13 +28,7 @@ def pins(path):
 @pytest.fixture(scope="module")
 def tarball(tmp_path_factory):
     """The collection built from this checkout, as `./dev build` builds it."""
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        ["ansible-galaxy", "collection", "build", "--output-path", str(dist), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    return dist / TARBALL
+    return awxjob.build_collection(REPO, tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
