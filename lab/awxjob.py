@@ -293,10 +293,12 @@ def inventory_script(data: dict[str, Any]) -> str:
     return f"#! /usr/bin/env python3\n# -*- coding: utf-8 -*-\nprint({json.dumps(data)!r})\n"
 
 
-def job_args(check: bool = False, diff: bool = False, forks: int = 0, verbosity: int = 0) -> list[str]:
+def job_args(check: bool = False, limit: str = "", diff: bool = False, forks: int = 0, verbosity: int = 0) -> list[str]:
     """RunJob.build_args for a job without credentials of its own: the SSH user defaults to root."""
     args = ["--check"] if check else []
     args += ["-u", "root"]
+    if limit:
+        args += ["-l", limit]
     if diff:
         args.append("--diff")
     if forks:
@@ -339,6 +341,7 @@ def write_private_data_dir(
     job_id: int,
     revision: str,
     check: bool = False,
+    limit: str = "",
     sliced: bool = False,
 ) -> None:
     """Lay out a private data directory as AWX does before it hands the job to ansible-runner."""
@@ -376,7 +379,7 @@ def write_private_data_dir(
     (private / "env" / "extravars").write_text(extravars_yaml(variables, dict(template.get("extra_vars") or {})))
     from ansible_runner.utils import args2cmdline
 
-    (private / "env" / "cmdline").write_text(args2cmdline(*job_args(check=check)))
+    (private / "env" / "cmdline").write_text(args2cmdline(*job_args(check=check, limit=limit)))
     settings = {"job_timeout": 0, "suppress_ansible_output": True, "suppress_output_file": True}
     (private / "env" / "settings").write_text(json.dumps(settings))
     for path in (private / "env").iterdir():
@@ -476,6 +479,7 @@ def launch(
     job_id: int,
     answers: dict[str, Any] | None = None,
     check: bool = False,
+    limit: str = "",
     sliced: bool = False,
     extra_files: dict[str, str] | None = None,
     container_image: str | None = None,
@@ -483,6 +487,7 @@ def launch(
     """Launch a job template as AWX would: refuse bad answers, lay out the job, run it on a worker; its outcome.
 
     extra_files (path in the project: content) are added to the project's copy, as if the checkout held them.
+    limit: the job's host pattern (the template's or the launch's limit), as `-l` on the command line.
     container_image: an execution environment the job runs in (else the worker's own ansible-playbook).
     """
     refused = launch_errors(template, answers)
@@ -504,6 +509,7 @@ def launch(
         job_id=job_id,
         revision=revision,
         check=check,
+        limit=limit,
         sliced=sliced,
     )
     for name, content in (extra_files or {}).items():
