@@ -15,6 +15,8 @@ from test_deploy import build_release
 
 APP_SERVERS = ["app1", "app2"]
 APP_HOSTS = ["app1", "app2", "worker1"]
+# site.yml on the hosts these tests are about (the data tier is converged already and untouched by them)
+LIMIT = ("--limit", ",".join([*APP_HOSTS, "lb1"]))
 SPEC = importlib.util.spec_from_file_location("load", REPO / "tests" / "benchmarks" / "deploy_under_load.py")
 load_module = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(load_module)
@@ -36,7 +38,7 @@ def down_interval(host, unit="shop"):
 @pytest.fixture
 def probe_removed_afterwards():
     yield
-    rc, out = playbook("playbooks/site.yml")
+    rc, out = playbook("playbooks/site.yml", *LIMIT)
     assert rc == 0, out[-3000:]
     for host in APP_HOSTS:
         assert "WEBSTACK_ROLLING_PROBE" not in on_host(host, "cat /srv/shop/shared/app.env")
@@ -45,7 +47,7 @@ def probe_removed_afterwards():
 def test_a_changed_environment_restarts_the_app_servers_one_at_a_time_behind_a_drain(probe_removed_afterwards):
     load = load_module.Load("10.77.0.10", threads=4)
     load.start()
-    rc, out = playbook("playbooks/site.yml", "-e", probe_env("1"))
+    rc, out = playbook("playbooks/site.yml", *LIMIT, "-e", probe_env("1"))
     load.finish()
     assert rc == 0, out[-3000:]
     for host in APP_HOSTS:
@@ -71,7 +73,7 @@ def test_a_release_whose_migrations_fail_is_switched_to_on_no_host(tmp_path):
         "    raise SystemExit('shop-migrate: failing on purpose (lab test)')\n",
     )
     rc, out = playbook(
-        "playbooks/site.yml", "-e", "uvicorn_app_version=1.0.97 celery_app_version=1.0.97", "-e", wheelhouse
+        "playbooks/site.yml", *LIMIT, "-e", "uvicorn_app_version=1.0.97 celery_app_version=1.0.97", "-e", wheelhouse
     )
     assert rc != 0
     assert "failing on purpose" in out

@@ -18,7 +18,13 @@ CONTROLLER = yaml.safe_load((REPO / "awx" / "controller.yml").read_text())
 TEMPLATES = CONTROLLER["controller_templates"]
 SCHEDULES = CONTROLLER["controller_schedules"]
 # Playbooks that decide or render from whole groups, and refuse to run as a slice of a sliced job.
-REFUSE_SLICES = {"playbooks/site.yml", "playbooks/deploy.yml", "playbooks/switchover.yml"}
+REFUSE_SLICES = {
+    "playbooks/site.yml",
+    "playbooks/deploy.yml",
+    "playbooks/switchover.yml",
+    "playbooks/failover.yml",
+    "playbooks/dr_drill.yml",
+}
 
 
 def by_name(name):
