@@ -17,7 +17,9 @@ options:
     elements: dict
     required: true
   defaults:
-    description: The value of every key an entry leaves out.
+    description:
+      - The value of every key an entry leaves out.
+      - A key an entry sets keeps the entry's value, even when that value is null.
     type: dict
     required: true
 """

@@ -14,18 +14,16 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
-BOTO3_IMP_ERR = None
 try:
     import boto3
     import boto3.exceptions
     import botocore.config
     import botocore.exceptions
-
-    HAS_BOTO3 = True
 except ImportError:  # pragma: no cover - exercised only where boto3 is missing
     boto3 = None
     BOTO3_IMP_ERR = traceback.format_exc()
-    HAS_BOTO3 = False
+else:
+    BOTO3_IMP_ERR = None
 
 CHECKSUM_MODES = ["when_required", "when_supported"]
 CREDENTIAL_ERRORS = {"SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "InvalidToken", "403"}
@@ -49,7 +47,7 @@ def s3_common_argument_spec():
 
 
 def ensure_boto3(module):
-    if not HAS_BOTO3:
+    if BOTO3_IMP_ERR is not None:
         module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMP_ERR)
 
 
