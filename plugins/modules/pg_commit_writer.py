@@ -62,7 +62,8 @@ options:
       RPO is the age of the oldest lost commit at that time.
     type: float
   cleanup:
-    description: With O(state=verify), delete the run's rows once they are counted (not in check mode).
+    description: With O(state=verify), delete the run's rows once they are counted, and the table when no other
+      run's rows are left in it (not in check mode).
     type: bool
     default: false
 requirements:
@@ -253,6 +254,9 @@ def main():
             rows = fetch_all(conn, f"SELECT id FROM {table} WHERE run_id = %s", (params["run_id"],))
             if params["cleanup"] and not module.check_mode:
                 conn.cursor().execute(f"DELETE FROM {table} WHERE run_id = %s", (params["run_id"],))
+                # the table is the drills' own: gone with its last run's rows
+                if not fetch_all(conn, f"SELECT 1 FROM {table} LIMIT 1"):
+                    conn.cursor().execute(f"DROP TABLE {table}")
         except psycopg2.Error as exc:
             module.fail_json(msg=f"Reading {params['table']} on {target} failed: {str(exc).strip()}.")
         finally:

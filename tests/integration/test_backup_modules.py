@@ -284,7 +284,10 @@ def test_info_fails_when_the_backup_is_older_than_allowed(env):
     [
         ({"repo1-s3-key-secret": "wrong-secret"}, "refused the credentials"),
         ({"repo1-cipher-pass": "wrong-cipher-pass"}, "repo1-cipher-pass is not the one"),
-        ({"repo1-storage-ca-file": "/etc/ssl/certs/ca-certificates.crt", "io-timeout": "1"}, "TLS certificate is not trusted"),
+        (
+            {"repo1-storage-ca-file": "/etc/ssl/certs/ca-certificates.crt", "io-timeout": "1"},
+            "TLS certificate is not trusted",
+        ),
         ({"repo1-s3-endpoint": "localhost:57999", "io-timeout": "1"}, "cannot be reached"),
     ],
 )

@@ -118,6 +118,13 @@ def test_the_writer_records_acknowledged_commits_and_verify_finds_the_lost_ones(
     primary.sql(PRIMARY_PORT, "DELETE FROM webstack_drill_commits WHERE id IN (3, 4)")
     lost = primary.module("pg_commit_writer", verify)
     assert lost["lost"] == 2 and lost["lost_ids"] == [3, 4] and not lost["changed"]
+    # another run's row keeps the table; the last run's cleanup drops it
+    primary.sql(PRIMARY_PORT, "INSERT INTO webstack_drill_commits (run_id, id) VALUES ('it-other', 1)")
     cleaned = primary.module("pg_commit_writer", {**verify, "cleanup": True})
     assert cleaned["changed"] and cleaned["lost"] == 2
-    assert primary.sql(PRIMARY_PORT, "SELECT count(*) FROM webstack_drill_commits WHERE run_id = 'it-1'") == [(0,)]
+    assert primary.sql(PRIMARY_PORT, "SELECT run_id, count(*) FROM webstack_drill_commits GROUP BY 1") == [
+        ("it-other", 1)
+    ]
+    other = {**verify, "run_id": "it-other", "acknowledged": [], "cleanup": True}
+    assert primary.module("pg_commit_writer", other)["changed"]
+    assert primary.sql(PRIMARY_PORT, "SELECT to_regclass('webstack_drill_commits')") == [(None,)]
