@@ -95,10 +95,12 @@ def test_the_nightly_backup_check_job_backs_up_checks_and_lists_the_backups(laun
 
 
 def test_the_site_check_job_changes_nothing_on_the_converged_lab(launch):
-    job = launch("webstack site", 103, check=True)
+    # A limited job (AWX's limit field): test_check_mode runs the whole of site.yml in check mode already;
+    # this one proves the job's layout (inventory script, extra vars, -l) on a host of each tier it names.
+    job = launch("webstack site", 103, check=True, limit="lb1,app1,cache1")
     assert job["status"] == "successful", awxjob.failure_messages(job["events"])
     recap = awxjob.recap(job["events"])
-    assert {"lb1", "app1", "app2", "worker1", "db1", "db2", "cache1"} <= set(recap)
+    assert set(recap) == {"lb1", "app1", "cache1"}
     assert clean(recap) == {}
     assert {host: counts["changed"] for host, counts in recap.items() if counts["changed"]} == {}
 
