@@ -5,7 +5,8 @@ variables, env/cmdline, an executable inventory script, project/ as a copy of th
 requirements_collections) and runs through ansible-runner transmit | worker | process; its events are read back.
 The inventory is the lab's, exported as AWX would import it, with the paths it takes from its own directory made
 absolute (an imported inventory has no directory). Only read-only or reversible jobs run: the stack check and the
-nightly backup check for real, site and switchover as check jobs, and answers the playbooks refuse before any change.
+nightly backup check, the site (limited) and a restore drill for real, switchover as a check job, and answers the
+playbooks refuse before any change.
 """
 
 import importlib.util
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import primary
+from conftest import pools_paused, primary
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location("awxjob", REPO / "lab" / "awxjob.py")
@@ -94,15 +95,27 @@ def test_the_nightly_backup_check_job_backs_up_checks_and_lists_the_backups(laun
     assert backups[-1][1] == "incr" or (len(backups) == 1 and backups[-1][1] == "full"), table["res"]["msg"]
 
 
-def test_the_site_check_job_changes_nothing_on_the_converged_lab(launch):
-    # A limited job (AWX's limit field): test_check_mode runs the whole of site.yml in check mode already;
-    # this one proves the job's layout (inventory script, extra vars, -l) on a host of each tier it names.
-    job = launch("webstack site", 103, check=True, limit="lb1,app1,cache1")
+def test_the_site_job_changes_nothing_on_the_converged_lab(launch):
+    # For real, limited (AWX's limit field) to a host of three tiers: test_check_mode runs the whole of site.yml
+    # in check mode already.
+    job = launch("webstack site", 103, limit="lb1,app1,cache1")
     assert job["status"] == "successful", awxjob.failure_messages(job["events"])
     recap = awxjob.recap(job["events"])
     assert set(recap) == {"lb1", "app1", "cache1"}
     assert clean(recap) == {}
     assert {host: counts["changed"] for host, counts in recap.items() if counts["changed"]} == {}
+
+
+def test_the_dr_drill_job_restores_onto_the_scratch_host_and_hands_back_its_report(launch):
+    job = launch("webstack DR drill", 105)
+    assert job["status"] == "successful", awxjob.failure_messages(job["events"])
+    assert clean(awxjob.recap(job["events"])) == {}
+    # the job's directory goes when the job ends: the report stays as the job's artifacts
+    (stats,) = [e["event_data"] for e in job["events"] if e.get("event") == "playbook_on_stats"]
+    report = stats["artifact_data"]["dr_drill_report"]
+    assert report["drill_id"].startswith("dr-restore-") and report["status"] == "passed", report.get("message")
+    assert report["tables"]["equal"] and report["verdicts"]["rpo"] == "met"
+    assert not pools_paused()
 
 
 def test_the_switchover_check_job_reports_the_plan_and_keeps_the_primary(launch):

@@ -1,8 +1,12 @@
-"""site.yml switches synchronous replication on and off on the running cluster, with a reload only."""
+"""Synchronous replication on the running cluster: switched on and off by site.yml with a reload only, and with it
+on, a failover drill (the primary killed under writes) loses no acknowledged commit."""
 
 import time
 
 from conftest import playbook, primary, psql
+from test_dr_drill import only_report
+
+SYNCHRONOUS = ("-e", "postgresql_synchronous=true")
 
 
 def databases_with(synchronous):
@@ -20,22 +24,43 @@ def sync_state(host):
     return state
 
 
-def test_synchronous_replication_switches_on_and_off_without_a_restart():
+def started_at(host):
+    return psql(host, "SELECT pg_postmaster_start_time()")
+
+
+def test_synchronous_replication_switches_on_without_a_restart_loses_no_commit_in_a_failover_and_switches_off(
+    tmp_path,
+):
     host = primary()
-    started = psql(host, "SELECT pg_postmaster_start_time()")
+    started = started_at(host)
     try:
         databases_with("true")
         assert psql(host, "SHOW synchronous_standby_names") == "ANY 1 (db1, db2)"
         assert sync_state(host) == "quorum"
+        assert started_at(host) == started
         # A commit waits until the standby has it; unconfirmed, it would wait out the 10 s timeout
         # (which ends the wait with a warning, not an error).
         psql(host, "CREATE TABLE IF NOT EXISTS webstack_sync_probe (at timestamptz)")
         began = time.monotonic()
         assert psql(host, "SET statement_timeout = '10s'; INSERT INTO webstack_sync_probe VALUES (now())") == ""
         assert time.monotonic() - began < 5
+
+        drill = ("-e", "drill_kind=failover", "-e", f"drill_report_dir={tmp_path}", "-e", "drill_failover_warmup=3")
+        rc, out = playbook("playbooks/dr_drill.yml", *drill, *SYNCHRONOUS)
+        assert rc == 0, out[-4000:]
+        report = only_report(tmp_path, "failover")
+        assert report["status"] == "passed" and report["old_primary"] == host
+        assert report["source"]["replication"] == ["quorum"]
+        assert report["commits"]["acknowledged"] > 0 and report["commits"]["lost"] == 0
+        (no_loss,) = [check for check in report["checks"] if check["name"] == "no acknowledged commit lost"]
+        assert no_loss["ok"] and "synchronous replication: must be 0" in no_loss["detail"]
+        host = primary()
+        assert host == report["new_primary"]
+        assert sync_state(host) == "quorum"
+        started = started_at(host)
     finally:
         databases_with("false")
     assert psql(host, "SHOW synchronous_standby_names") == ""
     assert sync_state(host) == "async"
-    assert psql(host, "SELECT pg_postmaster_start_time()") == started
+    assert started_at(host) == started
     psql(host, "DROP TABLE webstack_sync_probe")
