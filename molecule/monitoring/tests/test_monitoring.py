@@ -3,6 +3,7 @@ and a real fault (Redis stopped) makes the real alert fire in Prometheus and rea
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -115,3 +116,40 @@ def test_stopping_redis_fires_the_redis_down_alert_then_it_clears(host):
     finally:
         cache.check_output("systemctl start redis-server")
     wait_for("WebstackRedisDown cleared", lambda: not firing(host, "WebstackRedisDown") or None, timeout=120)
+
+
+def refused(tag, extra_vars):
+    """refusals.yml (one role, by tag) against the scenario's hosts in check mode with one bad input."""
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
+    result = subprocess.run(
+        ["ansible-playbook", "--check", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--tags", tag,
+         "-e", json.dumps(extra_vars), str(Path(__file__).resolve().parents[1] / "refusals.yml")],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2, output
+    return output
+
+
+@pytest.mark.parametrize(
+    ("tag", "extra_vars", "expected"),
+    [
+        (
+            "exporters",
+            {"exporters_enabled": ["node", "redis"]},
+            "does not run redis-server.service (for the redis exporter)",
+        ),
+        ("prometheus", {"prometheus_alert_disk_free_percent": "ten"}, "prometheus_alert_disk_free_percent"),
+        (
+            "prometheus",
+            {"prometheus_scrape_jobs": [{"name": "extra", "hosts": ["db9.example.org"], "port": 9100}]},
+            "names db9.example.org, not in the inventory",
+        ),
+    ],
+    ids=["exporter-without-service", "threshold-wrong-type", "target-outside-inventory"],
+)
+def test_bad_input_is_refused_before_any_change(tag, extra_vars, expected):
+    output = refused(tag, extra_vars)
+    assert expected in output
+    assert "changed=0" in output and " changed: " not in output
