@@ -34,7 +34,7 @@ def read_archiver(port):
     """pg_stat_archiver as freshness() takes it, with the WAL position as an integer (PostgreSQL converts it)."""
     sql = f"SELECT row_to_json(a), pg_wal_lsn_diff(a.current_lsn::pg_lsn, '0/0')::bigint FROM ({pgb.ARCHIVER_SQL}) a"
     out = run([*AS_POSTGRES, "psql", "-p", str(port), "-XAtq", "-F", "\t", "-d", "postgres", "-c", sql])
-    row_json, _, lsn = out.strip().partition("\t")
+    row_json, _tab, lsn = out.strip().partition("\t")
     row = json.loads(row_json)
     for key in ("last_archived_time", "last_failed_time"):
         row[key] = datetime.fromisoformat(row[key]) if row[key] else None
@@ -56,7 +56,7 @@ def collect(stanza, port, now):
         problem = pgb.explain_status(summary, stanza)
         if problem:
             raise RuntimeError(problem)
-        facts, _ = pgb.freshness(summary, archiver, now, stanza_name=stanza)
+        facts, _problems = pgb.freshness(summary, archiver, now, stanza_name=stanza)
         return pgb.textfile_metrics(stanza, facts, archiver, now), True
     except (RuntimeError, ValueError, OSError, subprocess.TimeoutExpired) as exc:
         print(f"webstack-backup-metrics: {exc}", file=sys.stderr)
