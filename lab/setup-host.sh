@@ -10,9 +10,11 @@ VENV=$(readlink -f "${WEBSTACK_VENV:-$ROOT/.venv}")
 # redis and pgbackrest are the real services and tools the module and app integration
 # tests start on loopback (the object store, rclone, comes from requirements/dev.txt);
 # openssl makes their test CA; wrk drives the benchmarks; apt-cacher-ng is the lab's
-# package cache; ssh reaches the lab hosts.
+# package cache; ssh reaches the lab hosts; prometheus and prometheus-alertmanager carry promtool and
+# amtool, which check the prometheus role's configuration and test its alert rules (tests/unit).
 PACKAGES=(podman runc debootstrap python3-venv python3-pip git openssl
-  postgresql-15 pgbouncer redis-server pgbackrest wrk apt-cacher-ng openssh-client)
+  postgresql-15 pgbouncer redis-server pgbackrest wrk apt-cacher-ng openssh-client
+  prometheus prometheus-alertmanager)
 CONTAINERS_CONF=/etc/containers/containers.conf.d/50-opsforge-webstack.conf
 
 die() { echo "setup: $*" >&2; exit 1; }
@@ -35,7 +37,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   rm -f /usr/sbin/policy-rc.d
   trap - EXIT
-  for service in postgresql pgbouncer redis-server apt-cacher-ng; do
+  for service in postgresql pgbouncer redis-server apt-cacher-ng prometheus prometheus-alertmanager; do
     systemctl disable "$service" >/dev/null 2>&1 || update-rc.d "$service" disable >/dev/null 2>&1 || true
   done
   if pg_lsclusters -h 2>/dev/null | grep -q '^15 main'; then

@@ -12,6 +12,16 @@ STATUS_OK, STATUS_NO_BACKUP = 0, 2
 
 WAL_SEGMENT_SIZE = 16 * 1024 * 1024
 
+# pg_stat_archiver and the server's WAL position: what freshness() reads (pgbackrest_info and the backup role's
+# webstack_backup_metrics.py both run it).
+ARCHIVER_SQL = """
+SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time,
+       pg_is_in_recovery() AS in_recovery,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
+       (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') AS wal_segment_size
+FROM pg_stat_archiver
+"""
+
 
 def load_info(text):
     """Parse `info --output=json` output. pgBackRest copies raw bytes of an unreadable (wrongly decrypted)
@@ -125,7 +135,13 @@ def freshness(summary, archiver, now, max_backup_age=None, max_archive_age=None,
     Returns (facts, problems): facts a dict of ages, problems a list of messages (empty = fresh).
     """
     stanza_name = stanza_name or summary.get("name")
-    facts = {"last_backup": None, "last_backup_age": None, "archive_age": None, "wal_pending_bytes": None}
+    facts = {
+        "last_backup": None,
+        "last_backup_age": None,
+        "archive_age": None,
+        "wal_pending_bytes": None,
+        "archive_failing": None,
+    }
     problems = []
     good = [b for b in summary["backups"] if b["type"] in ("full", "diff") and not b["error"] and b["stop_epoch"]]
     if good:
@@ -153,11 +169,12 @@ def freshness(summary, archiver, now, max_backup_age=None, max_archive_age=None,
         facts["wal_pending_bytes"] = max(
             0, archiver["current_lsn"] - wal_segment_end(archiver["last_archived_wal"], segment)
         )
-    if max_archive_age is None or archiver.get("in_recovery"):
-        return facts, problems
-    failing = archiver.get("last_failed_time") and (
+    failing = bool(archiver.get("last_failed_time")) and (
         not archiver.get("last_archived_time") or archiver["last_failed_time"] > archiver["last_archived_time"]
     )
+    facts["archive_failing"] = failing
+    if max_archive_age is None or archiver.get("in_recovery"):
+        return facts, problems
     failure = ""
     if archiver.get("failed_count"):
         failure = " pg_stat_archiver counts {} failures, the last for {} at {}.".format(
@@ -178,3 +195,50 @@ def freshness(summary, archiver, now, max_backup_age=None, max_archive_age=None,
     elif failing:
         problems.append(f"archiving is failing now.{failure}{what_to_run}")
     return facts, problems
+
+
+def textfile_metrics(stanza_name, facts, archiver, now, error=None):
+    """The backup freshness as Prometheus text for the node exporter's textfile collector.
+
+    facts: freshness()'s facts (None when pgBackRest could not be read); archiver: the pg_stat_archiver row
+    freshness() read (None when PostgreSQL was not asked); error: why the repository could not be read.
+    On a standby only whether this is the primary and the collection's own state are written: the primary
+    exports the cluster's freshness, once.
+    """
+    escaped = stanza_name.replace("\\", "\\\\").replace('"', '\\"')
+    label = f'{{stanza="{escaped}"}}'
+    lines = []
+
+    def gauge(name, help_text, value):
+        if value is None:
+            return
+        lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name}{label} {float(value):.17g}"])
+
+    primary = archiver is not None and not archiver.get("in_recovery")
+    gauge("webstack_backup_metrics_up", "1 when pgBackRest and PostgreSQL could be read.", 0 if error else 1)
+    gauge("webstack_backup_metrics_timestamp_seconds", "When these metrics were written.", int(now.timestamp()))
+    gauge("webstack_backup_primary", "1 on the cluster's primary, which exports the freshness.", int(primary))
+    if error or not primary or facts is None:
+        return "\n".join(lines) + "\n"
+    gauge(
+        "webstack_backup_last_age_seconds",
+        "Seconds since the newest full or differential backup finished (absent: none yet).",
+        facts["last_backup_age"],
+    )
+    gauge(
+        "webstack_backup_wal_archive_age_seconds",
+        "Seconds since the last WAL segment was archived.",
+        facts["archive_age"],
+    )
+    gauge(
+        "webstack_backup_wal_pending_bytes",
+        "WAL bytes written since the last archived segment.",
+        facts["wal_pending_bytes"],
+    )
+    gauge(
+        "webstack_backup_wal_archive_failing",
+        "1 when pg_stat_archiver's last failure is newer than its last success.",
+        int(bool(facts["archive_failing"])),
+    )
+    gauge("webstack_backup_wal_archive_failed_count", "pg_stat_archiver.failed_count.", archiver.get("failed_count"))
+    return "\n".join(lines) + "\n"

@@ -154,10 +154,12 @@ archiver:
            "last_failed_time": null, "current_lsn": "0/16000060", "in_recovery": false}
 freshness:
   description:
-    - The newest full/diff backup, its age and the archive's age in seconds, and the WAL bytes not yet archived.
+    - The newest full/diff backup, its age and the archive's age in seconds, the WAL bytes not yet archived, and whether
+      archiving is failing now (null without the archiver).
   returned: always
   type: dict
-  sample: {"last_backup": "20261203-061349F", "last_backup_age": 300, "archive_age": 12, "wal_pending_bytes": 96}
+  sample: {"last_backup": "20261203-061349F", "last_backup_age": 300, "archive_age": 12, "wal_pending_bytes": 96,
+           "archive_failing": false}
 command:
   description: The command that was run.
   returned: always
@@ -172,14 +174,6 @@ from datetime import datetime, timezone
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsforge.webstack.plugins.module_utils import pgbackrest as pgb
 from ansible_collections.opsforge.webstack.plugins.module_utils import postgres as pg
-
-ARCHIVER_SQL = """
-SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time,
-       pg_is_in_recovery() AS in_recovery,
-       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
-       (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') AS wal_segment_size
-FROM pg_stat_archiver
-"""
 
 
 def connection_params(params):
@@ -198,7 +192,7 @@ def connection_params(params):
 def read_archiver(module):
     conn = pg.connect(module, params=connection_params(module.params))
     try:
-        row = pg.fetch_one(conn, ARCHIVER_SQL)
+        row = pg.fetch_one(conn, pgb.ARCHIVER_SQL)
     finally:
         conn.close()
     row["current_lsn_int"] = pg.parse_lsn(row["current_lsn"]) if row["current_lsn"] else None

@@ -271,6 +271,40 @@ def test_info_reports_backup_and_archiving(env):
     assert data.SUPER_PW not in json.dumps(res)
 
 
+def backup_metrics(lab, tmp_path, conf=None):
+    """Run the backup role's freshness script as its unit does (beside the collection's pgbackrest.py), as root."""
+    for source in (
+        data.REPO / "roles/backup/files/webstack_backup_metrics.py",
+        data.REPO / "plugins/module_utils/pgbackrest.py",
+    ):
+        shutil.copy(source, tmp_path / source.name)
+    out = tmp_path / "textfile"
+    out.mkdir(exist_ok=True)
+    result = subprocess.run(
+        ["/usr/bin/python3", tmp_path / "webstack_backup_metrics.py", STANZA, str(PG_PORT),
+         out / "webstack_backup.prom"],
+        env=dict(os.environ, PGBACKREST_CONFIG=str(conf or lab.conf), PGHOST=str(lab.sock)),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    text = (out / "webstack_backup.prom").read_text()
+    values = {
+        line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if not line.startswith("#")
+    }
+    return result, values
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the script runs pgBackRest and psql as postgres through runuser")
+def test_backup_metrics_of_a_fresh_primary(env, tmp_path):
+    result, values = backup_metrics(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert values["webstack_backup_metrics_up"] == 1 and values["webstack_backup_primary"] == 1
+    assert 0 <= values["webstack_backup_last_age_seconds"] < 3600
+    assert (
+        values["webstack_backup_wal_archive_failing"] == 0 and values["webstack_backup_wal_archive_failed_count"] == 0
+    )
+    assert values["webstack_backup_wal_archive_age_seconds"] >= 0
+
+
 def test_info_fails_when_the_backup_is_older_than_allowed(env):
     time.sleep(2)
     res = env.module("pgbackrest_info", info_args(env, max_backup_age=1))
@@ -464,3 +498,21 @@ def test_archive_failures_show_in_info(env):
     res = env.module("pgbackrest_info", info_args(env, max_archive_age=3600))
     assert res["failed"] and "archiving is failing now" in res["msg"] and "pg_stat_archiver counts" in res["msg"]
     assert res["archiver"]["failed_count"] >= 1 and res["archiver"]["last_failed_wal"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the script runs pgBackRest and psql as postgres through runuser")
+def test_backup_metrics_show_archive_failures(env, tmp_path):
+    # after test_archive_failures_show_in_info: archive_command fails
+    result, values = backup_metrics(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (
+        values["webstack_backup_wal_archive_failing"] == 1 and values["webstack_backup_wal_archive_failed_count"] >= 1
+    )
+    assert values["webstack_backup_wal_pending_bytes"] > 0
+    # a repository that cannot be read (the store unreachable) is a metric, not a missing file
+    conf = pgbackrest_conf(
+        env.base, env.base / "unreachable.conf", **{"repo1-s3-endpoint": "localhost:57999", "io-timeout": "1"}
+    )
+    result, values = backup_metrics(env, tmp_path, conf)
+    assert result.returncode == 1 and "cannot be reached" in result.stderr
+    assert values["webstack_backup_metrics_up"] == 0 and "webstack_backup_last_age_seconds" not in values

@@ -27,7 +27,7 @@ def test_lab_host_outside_the_subnet_is_refused(tmp_path):
 def test_the_lab_inventory_fits_its_default_subnet():
     hosts = labinfo.lab_hosts(LAB.parent / "inventories" / "lab" / "hosts.yml", "10.77.0.0/24")
     names = [name for name, _address in hosts]
-    assert names == ["lb1", "app1", "app2", "worker1", "db1", "db2", "cache1", "s3", "drill1"]
+    assert names == ["lb1", "app1", "app2", "worker1", "db1", "db2", "cache1", "s3", "drill1", "mon1"]
     assert len({address for _name, address in hosts}) == len(hosts)
 
 

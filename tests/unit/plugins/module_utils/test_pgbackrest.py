@@ -173,3 +173,49 @@ def test_load_info_rejects_what_is_not_a_list():
         pgb.load_info('{"a": 1}')
     with pytest.raises(ValueError):
         pgb.load_info("ERROR: [031]: option not allowed")
+
+
+def metrics(text):
+    """{name: value} of Prometheus text lines with the stanza label."""
+    return {
+        line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def test_textfile_metrics_on_the_primary():
+    row = archiver(30, 500, failed_after=timedelta(seconds=5))
+    facts, _problems = pgb.freshness(summary(), row, AT_STOP + timedelta(seconds=100))
+    text = pgb.textfile_metrics("lab", facts, row, AT_STOP + timedelta(seconds=100))
+    assert 'webstack_backup_last_age_seconds{stanza="lab"} 100' in text
+    assert metrics(text) == {
+        "webstack_backup_metrics_up": 1,
+        "webstack_backup_metrics_timestamp_seconds": STOP + 100,
+        "webstack_backup_primary": 1,
+        "webstack_backup_last_age_seconds": 100,
+        "webstack_backup_wal_archive_age_seconds": 130,
+        "webstack_backup_wal_pending_bytes": 500,
+        "webstack_backup_wal_archive_failing": 1,
+        "webstack_backup_wal_archive_failed_count": 3,
+    }
+    assert text.count("# TYPE") == len(metrics(text))
+
+
+def test_textfile_metrics_without_a_backup_leaves_the_age_out():
+    facts, _problems = pgb.freshness(summary(repo_error(2, "no valid backups")), archiver(30, 0), AT_STOP)
+    found = metrics(pgb.textfile_metrics("lab", facts, archiver(30, 0), AT_STOP))
+    assert "webstack_backup_last_age_seconds" not in found
+    assert found["webstack_backup_wal_archive_failing"] == 0
+
+
+def test_textfile_metrics_on_a_standby_and_on_failure():
+    standby = archiver(0, 0, in_recovery=True, current_lsn=None)
+    assert metrics(pgb.textfile_metrics("lab", None, standby, AT_STOP)) == {
+        "webstack_backup_metrics_up": 1,
+        "webstack_backup_metrics_timestamp_seconds": STOP,
+        "webstack_backup_primary": 0,
+    }
+    failed = metrics(pgb.textfile_metrics('a"b', None, None, AT_STOP, error="store unreachable"))
+    assert failed["webstack_backup_metrics_up"] == 0 and "webstack_backup_last_age_seconds" not in failed
+    assert 'stanza="a\\"b"' in pgb.textfile_metrics('a"b', None, None, AT_STOP, error="x")

@@ -1,0 +1,114 @@
+"""Monitoring on the lab: Prometheus on mon1 scrapes every target, and real faults fire real alerts.
+
+Each fault test breaks one thing, waits for the alert in Prometheus' /api/v1/alerts, then restores and waits
+for the alert to clear. The waits follow inventories/lab/group_vars/monitoring.yml (15 s intervals, short `for`).
+"""
+
+import json
+import shlex
+import time
+from urllib.parse import quote
+
+import pytest
+from conftest import on_host, primary
+
+BUILD_REPORT = (
+    "systemd-run --wait --pipe --quiet --collect -p User=shop -p Group=shop "
+    "-p EnvironmentFile=/srv/shop/shared/app.env /srv/shop/current/venv/bin/python -c "
+)
+
+
+def prometheus(path):
+    """GET Prometheus' API on mon1 (it listens on mon1's private address only)."""
+    script = (
+        "import json, socket, sys, urllib.request; "
+        "address = socket.gethostbyname(socket.gethostname()); "
+        f"sys.stdout.write(urllib.request.urlopen('http://%s:9090{path}' % address, timeout=10).read().decode())"
+    )
+    return json.loads(on_host("mon1", f"python3 -c {shlex.quote(script)}"))["data"]
+
+
+def firing(alertname, **labels):
+    return [
+        alert
+        for alert in prometheus("/api/v1/alerts")["alerts"]
+        if alert["labels"]["alertname"] == alertname
+        and alert["state"] == "firing"
+        and all(alert["labels"].get(key) == value for key, value in labels.items())
+    ]
+
+
+def wait_for(what, check, timeout, step=5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout} s")
+        time.sleep(step)
+
+
+def test_every_target_is_up():
+    def health():
+        targets = prometheus("/api/v1/targets")["activeTargets"]
+        down = [
+            f"{t['labels']['job']}/{t['labels']['instance']}: {t['lastError']}" for t in targets if t["health"] != "up"
+        ]
+        return (targets, down) if targets and not down else None
+
+    targets, _down = wait_for("every target up", health, timeout=60)
+    jobs = {t["labels"]["job"] for t in targets}
+    assert {"node", "postgres", "pgbouncer", "redis", "nginx", "nginx_log", "blackbox_https", "prometheus"} <= jobs
+    samples = prometheus(f"/api/v1/query?query={quote('scrape_samples_scraped')}")["result"]
+    print({f"{s['metric']['job']}/{s['metric']['instance']}": s["value"][1] for s in samples})
+
+
+def test_stopping_the_standby_fires_standby_not_streaming():
+    standby = "db2" if primary() == "db1" else "db1"
+    on_host(standby, "systemctl stop postgresql")
+    try:
+        wait_for("WebstackStandbyNotStreaming", lambda: firing("WebstackStandbyNotStreaming"), timeout=240)
+    finally:
+        on_host(standby, "systemctl start postgresql")
+    wait_for("WebstackStandbyNotStreaming cleared", lambda: not firing("WebstackStandbyNotStreaming"), timeout=240)
+
+
+def test_blocking_the_object_store_fires_the_archive_alert():
+    db = primary()
+    on_host("s3", "systemctl stop rclone-s3")
+    try:
+        # WAL to archive: a segment switch after a write
+        on_host(
+            db,
+            "runuser -u postgres -- psql -XAtqc 'CREATE TABLE IF NOT EXISTS monitoring_probe (at timestamptz); "
+            "INSERT INTO monitoring_probe VALUES (now()); SELECT pg_switch_wal()' shop",
+        )
+        wait_for(
+            "WebstackWalArchiveFailing or WebstackWalArchiveStale",
+            lambda: firing("WebstackWalArchiveFailing") or firing("WebstackWalArchiveStale"),
+            timeout=420,
+        )
+    finally:
+        on_host("s3", "systemctl start rclone-s3")
+        on_host(db, "runuser -u postgres -- psql -XAtqc 'DROP TABLE IF EXISTS monitoring_probe' shop")
+    wait_for(
+        "the archive alerts cleared",
+        lambda: not firing("WebstackWalArchiveFailing") and not firing("WebstackWalArchiveStale"),
+        timeout=420,
+    )
+
+
+def test_stopped_workers_with_tasks_queued_fire_no_worker():
+    on_host("worker1", "systemctl stop celery-reports")
+    try:
+        on_host(
+            "worker1",
+            BUILD_REPORT + shlex.quote("from shop.tasks import build_report\nfor _ in range(3): build_report.delay()"),
+        )
+        wait_for(
+            "WebstackCeleryQueueNoWorker", lambda: firing("WebstackCeleryQueueNoWorker", key="reports"), timeout=300
+        )
+    finally:
+        on_host("worker1", "systemctl start celery-reports")
+    wait_for("WebstackCeleryQueueNoWorker cleared", lambda: not firing("WebstackCeleryQueueNoWorker"), timeout=240)
