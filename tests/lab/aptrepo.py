@@ -37,6 +37,7 @@ Description=Patch test service (opsforge.webstack tests)
 [Service]
 ExecStart=/usr/lib/webstack-patchdemo/serve
 Restart=no
+TimeoutStopSec=5
 
 [Install]
 WantedBy=multi-user.target
