@@ -1,0 +1,128 @@
+"""patch.yml on the lab with a local apt repository of our own (tests/lab/aptrepo.py): an upgrade that asks for
+a reboot reboots exactly the hosts that need it (not a single-instance host); a service the upgrade breaks stops
+the run with that app server drained and the next one untouched; the pre-checks refuse a stale backup and a
+lagging standby before anything changes.
+
+The failed requests and transactions while the whole lab is patched under load are measured by
+tests/benchmarks/patch_under_load.py, not asserted here.
+"""
+
+import json
+import re
+
+import aptrepo
+import pytest
+from conftest import REPO, on_host, playbook
+
+PACKAGES = f'{{"patch_scope": "all", "patch_packages": ["{aptrepo.PATCHDEMO}", "{aptrepo.REBOOTDEMO}"]}}'
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """Build the packages; install 1.0 where a test asks, with the 1.1 repository as an apt source; clean up."""
+    workdir = aptrepo.build(tmp_path / "apt")
+    hosts = []
+
+    def install(host, *packages):
+        hosts.append(host)
+        aptrepo.install(workdir, host, packages)
+
+    yield install
+    for host in hosts:
+        aptrepo.remove(host)
+
+
+def version_of(host, package):
+    return on_host(host, f"dpkg-query -W -f='${{Version}}' {package} 2>/dev/null || true")
+
+
+def started_at(host, unit):
+    return on_host(host, f"systemctl show --property=ActiveEnterTimestampMonotonic --value {unit}")
+
+
+def pid1_start(host):
+    return on_host(host, "cut -d' ' -f22 /proc/1/stat")
+
+
+def report_of(out):
+    path = re.findall(r"report: (\S+/reports/patch-\S+\.json)", out)[-1]
+    return json.loads((REPO / "reports" / path.rsplit("/", 1)[1]).read_text())
+
+
+def upstream():
+    return on_host("lb1", "webstack-upstream status")
+
+
+def test_an_upgrade_that_asks_for_a_reboot_reboots_exactly_the_hosts_that_need_it(repo):
+    # drill1 (the scratch host) needs the reboot; app2 only a service restart, behind its drain; cache1 needs a
+    # reboot too, but has no peer (Redis), so it is left pending. drill1 reboots in seconds in the lab, an app
+    # server in minutes (tests/benchmarks/patch_under_load.py reboots the app servers).
+    repo("drill1", aptrepo.PATCHDEMO, aptrepo.REBOOTDEMO)
+    repo("app2", aptrepo.PATCHDEMO)
+    repo("cache1", aptrepo.REBOOTDEMO)
+    hosts = ("drill1", "app2", "cache1")
+    boots = {host: pid1_start(host) for host in hosts}
+    service_before = started_at("app2", "webstack-patchdemo.service")
+
+    rc, out = playbook("playbooks/patch.yml", "--limit", ",".join(hosts), "-e", PACKAGES)
+
+    assert rc == 0, out[-4000:]
+    assert {host: pid1_start(host) != boots[host] for host in hosts} == {"drill1": True, "app2": False, "cache1": False}
+    assert {version_of(h, aptrepo.PATCHDEMO) for h in ("drill1", "app2")} == {"1.1"}
+    assert version_of("cache1", aptrepo.REBOOTDEMO) == "1.1"
+    # app2's service was restarted in the role's own step (apt held it), and runs the new version.
+    assert started_at("app2", "webstack-patchdemo.service") != service_before
+    assert on_host("app2", "cat /run/webstack-patchdemo.version") == "1.1"
+    assert on_host("drill1", "cat /run/webstack-patchdemo.version") == "1.1"
+    assert on_host("app2", "test -e /usr/sbin/policy-rc.d && echo held || echo free") == "free"
+    assert upstream() == "app1 active\napp2 active"
+    report = {row["host"]: row for row in report_of(out)["hosts"]}
+    assert report["drill1"]["rebooted"] and not report["app2"]["rebooted"] and not report["cache1"]["rebooted"]
+    assert report["cache1"]["reboot_pending"]
+    assert "webstack-patchdemo.service" in report["app2"]["restarted"]
+    assert {"name": aptrepo.PATCHDEMO, "old": "1.0", "new": "1.1"} in report["app2"]["packages"]
+
+
+def test_a_failing_health_check_stops_the_run_with_the_host_drained_and_the_rest_untouched(repo):
+    repo("app1", aptrepo.PATCHDEMO)
+    repo("app2", aptrepo.PATCHDEMO)
+    on_host("app1", "mkdir -p /etc/webstack-patchdemo && touch /etc/webstack-patchdemo/broken")
+    try:
+        rc, out = playbook("playbooks/patch.yml", "--limit", "app1,app2", "-e", PACKAGES)
+
+        assert rc != 0
+        assert "Patching stopped at app1" in out
+        assert upstream() == "app1 drained\napp2 active"
+        assert version_of("app2", aptrepo.PATCHDEMO) == "1.0"
+        assert on_host("app2", "cat /run/webstack-patchdemo.version") == "1.0"
+        report = report_of(out)
+        assert report["stopped_at"] == "app1"
+        assert report["resume"] == {"patch_done_hosts": []}
+        rows = {row["host"]: row for row in report["hosts"]}
+        assert rows["app1"]["status"] == "failed" and "webstack-patchdemo.service" in rows["app1"]["reason"]
+        assert rows["app2"]["status"] == "left out"
+
+        # A second run refuses while app1 is still drained.
+        rc, out = playbook("playbooks/patch.yml", "--limit", "app1,app2,lb1", "-e", PACKAGES)
+        assert rc != 0 and "app1 is drained in the load balancer lb1" in out
+    finally:
+        on_host("lb1", "webstack-upstream active app1 >/dev/null")
+    assert upstream() == "app1 active\napp2 active"
+
+
+@pytest.mark.parametrize(
+    ("limit", "refusal"),
+    [
+        ("patch_max_backup_age=1", "the backups are not fresh enough to patch on"),
+        # Lag cannot be made on demand; no standby is more than -1 bytes behind, so every one counts as lagging.
+        ("patch_max_lag_bytes=-1", "has standbys behind by more than patch_max_lag_bytes=-1"),
+    ],
+)
+def test_the_pre_checks_refuse_a_stale_backup_and_a_lagging_standby(limit, refusal):
+    rc, out = playbook("playbooks/patch.yml", "--limit", "db1,db2", "-e", limit)
+    assert rc != 0
+    assert "No host was patched" in out and refusal in out
+    for host in ("db1", "db2"):
+        assert on_host(host, "test -e /usr/sbin/policy-rc.d && echo held || echo free") == "free"
+    recap = [line for line in out.split("PLAY RECAP")[-1].splitlines() if "ok=" in line]
+    assert recap and all("changed=0" in line for line in recap)
