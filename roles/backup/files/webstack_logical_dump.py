@@ -83,7 +83,7 @@ def apply_retention(settings, client, database):
 def main(argv):
     with open(argv[1], encoding="utf-8") as handle:
         settings = json.load(handle)
-    if not s3u.HAS_BOTO3:
+    if s3u.BOTO3_IMP_ERR is not None:
         print(_basic.missing_required_lib("boto3"), file=sys.stderr)
         return 1
 
