@@ -64,7 +64,7 @@ SERVICES = {
     "app1": "pgbouncer",
     "app2": "shop",
     "worker1": "celery-default",
-    "cache1": "redis-server@main",
+    "cache1": "redis-server",
 }
 
 
