@@ -56,6 +56,13 @@ def test_a_restore_drill_brings_back_every_table_at_its_restore_point_and_report
     psql(host, f"DROP TABLE {PROBE}")
 
 
+def test_an_unknown_drill_kind_is_refused_before_anything(tmp_path):
+    rc, out = playbook("playbooks/dr_drill.yml", "-e", f"drill_report_dir={tmp_path}", "-e", "drill_kind=meteor")
+    assert rc != 0
+    assert "drill_kind=meteor is not a drill this playbook runs (restore, failover). Nothing was changed." in out
+    assert not pools_paused()
+
+
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [
@@ -64,13 +71,6 @@ def test_a_restore_drill_brings_back_every_table_at_its_restore_point_and_report
     ],
     ids=["unreachable scratch host", "too few standbys"],
 )
-def test_an_unknown_drill_kind_is_refused_before_anything(tmp_path):
-    rc, out = playbook("playbooks/dr_drill.yml", "-e", f"drill_report_dir={tmp_path}", "-e", "drill_kind=meteor")
-    assert rc != 0
-    assert "drill_kind=meteor is not a drill this playbook runs (restore, failover). Nothing was changed." in out
-    assert not pools_paused()
-
-
 def test_a_drill_that_cannot_start_stops_before_touching_anything_and_says_where(tmp_path, extra, reason):
     before = on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true")
 
