@@ -74,31 +74,6 @@ def test_stopping_the_standby_fires_standby_not_streaming():
     wait_for("WebstackStandbyNotStreaming cleared", lambda: not firing("WebstackStandbyNotStreaming"), timeout=240)
 
 
-def test_blocking_the_object_store_fires_the_archive_alert():
-    db = primary()
-    on_host("s3", "systemctl stop rclone-s3")
-    try:
-        # WAL to archive: a segment switch after a write
-        on_host(
-            db,
-            "runuser -u postgres -- psql -XAtqc 'CREATE TABLE IF NOT EXISTS monitoring_probe (at timestamptz); "
-            "INSERT INTO monitoring_probe VALUES (now()); SELECT pg_switch_wal()' shop",
-        )
-        wait_for(
-            "WebstackWalArchiveFailing or WebstackWalArchiveStale",
-            lambda: firing("WebstackWalArchiveFailing") or firing("WebstackWalArchiveStale"),
-            timeout=420,
-        )
-    finally:
-        on_host("s3", "systemctl start rclone-s3")
-        on_host(db, "runuser -u postgres -- psql -XAtqc 'DROP TABLE IF EXISTS monitoring_probe' shop")
-    wait_for(
-        "the archive alerts cleared",
-        lambda: not firing("WebstackWalArchiveFailing") and not firing("WebstackWalArchiveStale"),
-        timeout=420,
-    )
-
-
 def test_stopped_workers_with_tasks_queued_fire_no_worker():
     on_host("worker1", "systemctl stop celery-reports")
     try:
