@@ -79,6 +79,12 @@ def patch_changes(after, before):
     ]
 
 
+def _unit_name(service):
+    """needrestart names a service whose init script it found by the script's name ("ssh", not "ssh.service");
+    systemd-manager is its name for PID 1 itself."""
+    return service if "." in service or service == "systemd-manager" else f"{service}.service"
+
+
 def patch_needrestart(output):
     """needrestart's batch output (`needrestart -b`) as {services, kernel_status, kernel_reboot, containers} (pure).
 
@@ -91,8 +97,10 @@ def patch_needrestart(output):
         if not match:
             continue
         key, value = match.group("key"), match.group("value").strip()
-        if key == "SVC" and value and value not in services:
-            services.append(value)
+        if key == "SVC" and value:
+            unit = _unit_name(value)
+            if unit not in services:
+                services.append(unit)
         elif key == "CONT" and value:
             containers.append(value)
         elif key == "KSTA":

@@ -67,6 +67,9 @@ NEEDRESTART-SVC: nginx.service
     # In a container needrestart knows no kernel (0): no reboot from it.
     assert patch_needrestart("NEEDRESTART-VER: 3.6\nNEEDRESTART-KSTA: 0\n")["kernel_reboot"] is False
     assert patch_needrestart("")["services"] == []
+    # A service it found by its init script comes without a suffix (sshd on Debian 12); PID 1 is systemd-manager.
+    lab = "NEEDRESTART-SVC: ssh\nNEEDRESTART-SVC: systemd-logind.service\nNEEDRESTART-SVC: systemd-manager\n"
+    assert patch_needrestart(lab)["services"] == ["ssh.service", "systemd-logind.service", "systemd-manager"]
 
 
 def test_changes_between_two_dpkg_listings():
