@@ -175,8 +175,9 @@ def test_the_platform_console_page_renders_every_tier(host):
     assert "<td>molecule-monitoring-cache</td>" in sections["redis"]
     assert all(f"<td>{queue}</td>" in sections["celery"] for queue in ("default", "emails", "imports", "reports"))
     assert all(f"<td>molecule-monitoring-{name}</td>" in sections["hosts"] for name in ("mon", "cache"))
-    # The scripts and styles prom.lib links are served, so the graphs can draw. Debian's prom.lib still names
-    # d3.layout.min.js, which Debian does not ship: d3 3.5 (libjs-d3) has d3.layout built in.
+    # The scripts and styles prom.lib links answer, so the graphs can draw. Debian's prom.lib still names
+    # d3.layout.min.js, which Debian does not ship: d3 3.5 (libjs-d3) has d3.layout built in. (Its popper.js is
+    # a directory: 200 with a listing; roles/prometheus/README.md.)
     assets = re.findall(r'(?:src|href)="(/classic/static/[^"]+)"', page)
     assert "/classic/static/js/prom_console.js" in assets
     unserved = [asset for asset in assets if get(host, f"http://{own_address(host)}:9090{asset}")[0] != 200]
