@@ -64,6 +64,17 @@ def test_every_target_is_up():
     print({f"{s['metric']['job']}/{s['metric']['instance']}": s["value"][1] for s in samples})
 
 
+def test_the_platform_console_page_shows_every_tier():
+    page = on_host("mon1", "curl -fsS http://$(hostname -I | cut -d' ' -f1):9090/consoles/webstack.html")
+    assert "error executing template" not in page and "<no value>" not in page
+    sections = dict(part.split('">', 1) for part in page.split('<h2 id="')[1:])
+    tiers = {"alerts", "targets", "web", "postgresql", "backups", "pgbouncer", "redis", "celery", "hosts"}
+    assert set(sections) == tiers
+    scraped = {"web": ["lb1"], "postgresql": ["db1", "db2"], "pgbouncer": ["app1"], "redis": ["cache1"]}
+    for tier, hosts in scraped.items():
+        assert all(f"<td>{host}</td>" in sections[tier] for host in hosts), sections[tier]
+
+
 def test_stopping_the_standby_fires_standby_not_streaming():
     standby = "db2" if primary() == "db1" else "db1"
     on_host(standby, "systemctl stop postgresql")

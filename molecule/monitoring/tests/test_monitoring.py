@@ -3,16 +3,50 @@ and a real fault (Redis stopped) makes the real alert fire in Prometheus and rea
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+import yaml
 
 testinfra_hosts = ["podman://molecule-monitoring-mon"]
 
 CACHE = "podman://molecule-monitoring-cache"
 LOGS = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / ".cache" / "logs"
+EXPORTER_METRICS = Path(__file__).resolve().parents[3] / "tests/unit/roles/prometheus/exporter_metrics.yml"
+# The console page's sections (roles/prometheus/templates/webstack.html.j2), one per tier.
+CONSOLE_SECTIONS = ["alerts", "targets", "web", "postgresql", "backups", "pgbouncer", "redis", "celery", "hosts"]
+# Series of the tiers this scenario does not run, in the values their exporters give, for the console's rows
+# (none crosses an alert threshold). Served for one test through the cache host's textfile collector.
+SAMPLE_SERIES = """\
+nginx_up 1
+nginx_connections_active 3
+webstack_nginx_responses_total{status="200"} 100
+webstack_nginx_upstream_errors_total 2
+probe_success 1
+probe_duration_seconds 0.05
+probe_ssl_earliest_cert_expiry 4102444800
+pg_up 1
+webstack_pg_wal_receiver_in_recovery 0
+webstack_pg_wal_receiver_streaming 0
+webstack_pg_replication_replay_lag_seconds{application_name="db2",state="streaming"} 0.5
+webstack_pg_replication_replay_lag_bytes{application_name="db2",state="streaming"} 4096
+webstack_pg_slot_active{slot_name="db2"} 1
+webstack_pg_slot_retained_bytes{slot_name="db2"} 16777216
+webstack_backup_last_age_seconds{stanza="main"} 3600
+webstack_backup_wal_archive_age_seconds{stanza="main"} 42
+webstack_backup_wal_pending_bytes{stanza="main"} 0
+webstack_backup_wal_archive_failing{stanza="main"} 0
+webstack_backup_wal_archive_failed_count{stanza="main"} 0
+pgbouncer_up 1
+pgbouncer_pools_client_waiting_connections{database="shop",user="shop"} 2
+pgbouncer_pools_client_active_connections{database="shop",user="shop"} 7
+pgbouncer_pools_client_maxwait_seconds{database="shop",user="shop"} 0.25
+"""
 
 
 def own_address(host):
@@ -25,9 +59,21 @@ def api(host, url):
     return json.loads(host.check_output(f"python3 -c {json.dumps(script)}"))
 
 
-def query(host, expr):
-    from urllib.parse import quote
+def get(host, url):
+    """GET a URL from the monitoring host: (status, body), whatever the status."""
+    script = (
+        "import json, sys, urllib.error, urllib.request\n"
+        "try:\n"
+        f"    answer = urllib.request.urlopen({url!r}, timeout=10)\n"
+        "except urllib.error.HTTPError as error:\n"
+        "    answer = error\n"
+        "sys.stdout.write(json.dumps([answer.status, answer.read().decode(errors='replace')]))\n"
+    )
+    status, body = json.loads(host.check_output(f"python3 -c {shlex.quote(script)}"))
+    return status, body
 
+
+def query(host, expr):
     return api(host, f"http://{own_address(host)}:9090/api/v1/query?query={quote(expr)}")["data"]["result"]
 
 
@@ -95,6 +141,80 @@ def test_node_collectors_reach_prometheus(host):
     )
     host.get_host(CACHE).run("systemctl start prometheus-node-exporter-apt.service")
     wait_for("node_reboot_required", lambda: query(host, 'node_reboot_required{instance="molecule-monitoring-cache"}'))
+
+
+def test_the_metrics_the_console_pages_rely_on_are_exported(host):
+    # tests/unit/roles/prometheus/exporter_metrics.yml lists the exporters' metric names the console may query;
+    # those of the exporters this scenario runs must be in its Prometheus (the apt ones after the collectors ran).
+    listed = yaml.safe_load(EXPORTER_METRICS.read_text())
+    wanted = {
+        name for exporter in listed.values() if exporter.get("checked_in") == "molecule/monitoring"
+        for name in exporter["names"]
+    }  # fmt: skip
+    url = f"http://{own_address(host)}:9090/api/v1/label/__name__/values"
+    host.get_host(CACHE).run("systemctl start prometheus-node-exporter-apt.service")
+    deadline = time.monotonic() + 60
+    while (missing := wanted - set(api(host, url)["data"])) and time.monotonic() < deadline:
+        time.sleep(2)
+    assert not missing, f"not exported: {sorted(missing)}"
+
+
+def console_page(host):
+    """The console page, checked for template errors, and its sections by id."""
+    status, page = get(host, f"http://{own_address(host)}:9090/consoles/webstack.html")
+    assert status == 200, page[:2000]
+    assert "error executing template" not in page and "<no value>" not in page
+    return page, dict(part.split('">', 1) for part in page.split('<h2 id="')[1:])
+
+
+def test_the_platform_console_page_renders_every_tier(host):
+    page, sections = console_page(host)
+    assert list(sections) == CONSOLE_SECTIONS
+    # The tables hold this scenario's data: every target's job, the Redis host, its Celery queues, both hosts.
+    assert all(f"<td>{job}</td>" in sections["targets"] for job in ("prometheus", "alertmanager", "node", "redis"))
+    assert "<td>molecule-monitoring-cache</td>" in sections["redis"]
+    assert all(f"<td>{queue}</td>" in sections["celery"] for queue in ("default", "emails", "imports", "reports"))
+    assert all(f"<td>molecule-monitoring-{name}</td>" in sections["hosts"] for name in ("mon", "cache"))
+    # The scripts and styles prom.lib links answer, so the graphs can draw. Debian's prom.lib still names
+    # d3.layout.min.js, which Debian does not ship: d3 3.5 (libjs-d3) has d3.layout built in. (Its popper.js is
+    # a directory: 200 with a listing; roles/prometheus/README.md.)
+    assets = re.findall(r'(?:src|href)="(/classic/static/[^"]+)"', page)
+    assert "/classic/static/js/prom_console.js" in assets
+    unserved = [asset for asset in assets if get(host, f"http://{own_address(host)}:9090{asset}")[0] != 200]
+    assert unserved in ([], ["/classic/static/vendor/rickshaw/vendor/d3.layout.min.js"]), unserved
+    # The graphs' queries run in the browser, not in the template: each must be one Prometheus accepts.
+    graphs = [
+        json.loads(expr)
+        for exprs in re.findall(r'webstackGraph\("[^"]+", \[(.*?)\], \[', page)
+        for expr in re.findall(r'"(?:[^"\\]|\\.)*"', exprs)
+    ]
+    assert len(graphs) >= 10, graphs
+    for expr in graphs:
+        assert api(host, f"http://{own_address(host)}:9090/api/v1/query?query={quote(expr)}")["status"] == "success"
+
+
+def test_the_console_page_renders_the_rows_of_every_tier(host):
+    # Go templates fail at run time, in a row only rendered with data: every table gets rows here.
+    cache = host.get_host(CACHE)
+    textfile = "/var/lib/prometheus/node-exporter/molecule-console-sample.prom"
+    cache.check_output(f"printf %s {shlex.quote(SAMPLE_SERIES)} > {textfile}.tmp && mv {textfile}.tmp {textfile}")
+    try:
+        wait_for("the sample series", lambda: query(host, "pgbouncer_up"), timeout=60)
+        _page, sections = console_page(host)
+    finally:
+        cache.check_output(f"rm -f {textfile}")
+    expected = {
+        "web": ["<td>molecule-monitoring-cache</td>", "days</a>"],
+        "postgresql": [
+            "<td>primary</td>",
+            "db2 (primary molecule-monitoring-cache)",
+            "db2 (on molecule-monitoring-cache)",
+        ],
+        "backups": ["main (molecule-monitoring-cache)", "1h 0m 0s"],
+        "pgbouncer": ["<td>molecule-monitoring-cache</td>", "0.25s"],
+    }
+    for section, texts in expected.items():
+        assert all(text in sections[section] for text in texts), (section, sections[section])
 
 
 def test_stopping_redis_fires_the_redis_down_alert_then_it_clears(host):
