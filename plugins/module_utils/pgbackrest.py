@@ -200,10 +200,11 @@ def freshness(summary, archiver, now, max_backup_age=None, max_archive_age=None,
 def textfile_metrics(stanza_name, facts, archiver, now, error=None):
     """The backup freshness as Prometheus text for the node exporter's textfile collector.
 
-    facts: freshness()'s facts (None when pgBackRest could not be read); archiver: the pg_stat_archiver row
-    freshness() read (None when PostgreSQL was not asked); error: why the repository could not be read.
-    On a standby only whether this is the primary and the collection's own state are written: the primary
-    exports the cluster's freshness, once.
+    facts: freshness()'s facts; archiver: the pg_stat_archiver row freshness() read (None when PostgreSQL
+    could not be read); error: what could not be read. The archive's state comes from PostgreSQL, not from
+    the repository, so it is written whenever facts are given, with an error too: an object store that cannot
+    be reached is when the archive alerts matter most. On a standby only whether this is the primary and the
+    collection's own state are written: the primary exports the cluster's freshness, once.
     """
     escaped = stanza_name.replace("\\", "\\\\").replace('"', '\\"')
     label = f'{{stanza="{escaped}"}}'
@@ -218,7 +219,7 @@ def textfile_metrics(stanza_name, facts, archiver, now, error=None):
     gauge("webstack_backup_metrics_up", "1 when pgBackRest and PostgreSQL could be read.", 0 if error else 1)
     gauge("webstack_backup_metrics_timestamp_seconds", "When these metrics were written.", int(now.timestamp()))
     gauge("webstack_backup_primary", "1 on the cluster's primary, which exports the freshness.", int(primary))
-    if error or not primary or facts is None:
+    if not primary or facts is None:
         return "\n".join(lines) + "\n"
     gauge(
         "webstack_backup_last_age_seconds",

@@ -516,3 +516,5 @@ def test_backup_metrics_show_archive_failures(env, tmp_path):
     result, values = backup_metrics(env, tmp_path, conf)
     assert result.returncode == 1 and "cannot be reached" in result.stderr
     assert values["webstack_backup_metrics_up"] == 0 and "webstack_backup_last_age_seconds" not in values
+    # ... and the archive's state, read from PostgreSQL, is still there for the archive alerts
+    assert values["webstack_backup_wal_archive_failing"] == 1 and values["webstack_backup_wal_pending_bytes"] > 0

@@ -43,11 +43,20 @@ def read_archiver(port):
 
 
 def collect(stanza, port, now):
-    """(metrics text, whether everything could be read)."""
+    """(metrics text, whether everything could be read).
+
+    When pgBackRest cannot read the repository (the object store down, say), the archive's state from
+    pg_stat_archiver is still written beside the error, without a backup age.
+    """
+    failures = (RuntimeError, ValueError, OSError, subprocess.TimeoutExpired)
     try:
         archiver = read_archiver(port)
-        if archiver["in_recovery"]:
-            return pgb.textfile_metrics(stanza, None, archiver, now), True
+    except failures as exc:
+        print(f"webstack-backup-metrics: {exc}", file=sys.stderr)
+        return pgb.textfile_metrics(stanza, None, None, now, error=str(exc)), False
+    if archiver["in_recovery"]:
+        return pgb.textfile_metrics(stanza, None, archiver, now), True
+    try:
         data = pgb.load_info(run([*AS_POSTGRES, "pgbackrest", f"--stanza={stanza}", "--output=json", "info"]))
         found = pgb.find_stanza(data, stanza)
         if found is None:
@@ -56,11 +65,12 @@ def collect(stanza, port, now):
         problem = pgb.explain_status(summary, stanza)
         if problem:
             raise RuntimeError(problem)
-        facts, _problems = pgb.freshness(summary, archiver, now, stanza_name=stanza)
-        return pgb.textfile_metrics(stanza, facts, archiver, now), True
-    except (RuntimeError, ValueError, OSError, subprocess.TimeoutExpired) as exc:
+    except failures as exc:
         print(f"webstack-backup-metrics: {exc}", file=sys.stderr)
-        return pgb.textfile_metrics(stanza, None, None, now, error=str(exc)), False
+        facts, _problems = pgb.freshness({"backups": []}, archiver, now, stanza_name=stanza)
+        return pgb.textfile_metrics(stanza, facts, archiver, now, error=str(exc)), False
+    facts, _problems = pgb.freshness(summary, archiver, now, stanza_name=stanza)
+    return pgb.textfile_metrics(stanza, facts, archiver, now), True
 
 
 def write_atomically(path, text):
