@@ -129,12 +129,13 @@ def wal_segment_end(walfile, segment_size=WAL_SEGMENT_SIZE):
 def freshness(summary, archiver, now, max_backup_age=None, max_archive_age=None, stanza_name=None):
     """Decide whether backups and archiving are fresh enough.
 
-    summary: stanza_summary(); archiver: dict with last_archived_time (aware datetime or None),
+    summary: stanza_summary(), or None when the repository could not be read (then only the archive's facts,
+    from PostgreSQL, are known); archiver: dict with last_archived_time (aware datetime or None),
     last_archived_wal, last_failed_time, last_failed_wal, failed_count, current_lsn (int or None),
     in_recovery; or None when PostgreSQL was not asked. now: aware datetime.
     Returns (facts, problems): facts a dict of ages, problems a list of messages (empty = fresh).
     """
-    stanza_name = stanza_name or summary.get("name")
+    stanza_name = stanza_name or (summary or {}).get("name")
     facts = {
         "last_backup": None,
         "last_backup_age": None,
@@ -143,7 +144,8 @@ def freshness(summary, archiver, now, max_backup_age=None, max_archive_age=None,
         "archive_failing": None,
     }
     problems = []
-    good = [b for b in summary["backups"] if b["type"] in ("full", "diff") and not b["error"] and b["stop_epoch"]]
+    backups = summary["backups"] if summary else []
+    good = [b for b in backups if b["type"] in ("full", "diff") and not b["error"] and b["stop_epoch"]]
     if good:
         newest = max(good, key=lambda b: b["stop_epoch"])
         facts["last_backup"] = newest["label"]

@@ -56,6 +56,7 @@ def collect(stanza, port, now):
         return pgb.textfile_metrics(stanza, None, None, now, error=str(exc)), False
     if archiver["in_recovery"]:
         return pgb.textfile_metrics(stanza, None, archiver, now), True
+    summary = error = None
     try:
         data = pgb.load_info(run([*AS_POSTGRES, "pgbackrest", f"--stanza={stanza}", "--output=json", "info"]))
         found = pgb.find_stanza(data, stanza)
@@ -67,10 +68,9 @@ def collect(stanza, port, now):
             raise RuntimeError(problem)
     except failures as exc:
         print(f"webstack-backup-metrics: {exc}", file=sys.stderr)
-        facts, _problems = pgb.freshness({"backups": []}, archiver, now, stanza_name=stanza)
-        return pgb.textfile_metrics(stanza, facts, archiver, now, error=str(exc)), False
+        summary, error = None, str(exc)
     facts, _problems = pgb.freshness(summary, archiver, now, stanza_name=stanza)
-    return pgb.textfile_metrics(stanza, facts, archiver, now), True
+    return pgb.textfile_metrics(stanza, facts, archiver, now, error=error), error is None
 
 
 def write_atomically(path, text):

@@ -227,7 +227,7 @@ def test_textfile_metrics_on_a_standby_and_on_failure():
 def test_textfile_metrics_keep_the_archive_state_when_the_repository_cannot_be_read():
     # The object store down: pgBackRest cannot list the backups, PostgreSQL still says the archive fails.
     row = archiver(300, 5000, failed_after=timedelta(seconds=290))
-    facts, _problems = pgb.freshness({"backups": []}, row, AT_STOP, stanza_name="lab")
+    facts, _problems = pgb.freshness(None, row, AT_STOP, stanza_name="lab")
     found = metrics(pgb.textfile_metrics("lab", facts, row, AT_STOP, error="store unreachable"))
     assert found["webstack_backup_metrics_up"] == 0 and "webstack_backup_last_age_seconds" not in found
     assert found["webstack_backup_wal_archive_failing"] == 1
