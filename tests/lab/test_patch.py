@@ -12,8 +12,11 @@ import re
 
 import aptrepo
 import pytest
+import yaml
 from conftest import REPO, on_host, playbook
 
+# The units patch.yml answers with a reboot when they run old code (the role's own list).
+NEVER_RESTARTED = set(yaml.safe_load((REPO / "roles/patch/vars/main.yml").read_text())["_patch_never_restart"])
 PACKAGES = f'{{"patch_scope": "all", "patch_packages": ["{aptrepo.PATCHDEMO}", "{aptrepo.REBOOTDEMO}"]}}'
 
 
@@ -64,7 +67,7 @@ def run_current_code(host):
     # hosts mask ssh.service).
     for unit in stale - {"systemd-manager"}:
         on_host(host, f"! systemctl is-active --quiet {unit} || systemctl restart {unit}")
-    assert not needs_restart(host) & {"dbus.service", "systemd-logind.service", "systemd-manager"}
+    assert not needs_restart(host) & (NEVER_RESTARTED | {"systemd-manager"})
 
 
 def needs_restart(host):
