@@ -14,7 +14,7 @@ description:
   - A job with C(probe) is a blackbox job; its targets are URLs made from each host's name, probed through the
     blackbox exporter on the C(probe.via) host. In the URL, C({host}) is the inventory name and C({server_name})
     the site's name the host serves, its C(nginx_server_name) (the inventory name when the inventory does not set
-    it, as the nginx role does): nginx refuses other names.
+    it, as the nginx role does), since nginx refuses other names.
   - A group missing from the inventory gives no job (the default jobs name every tier); a host a job names that is
     not in the inventory, a host without facts, a job without hosts or with a name used twice are refused, with
     the fix.
