@@ -12,7 +12,9 @@ description:
     inventory group (or the hosts it names), each scraped at its private address (its C(default_ipv4) fact) and
     labelled C(instance) with its inventory name.
   - A job with C(probe) is a blackbox job; its targets are URLs made from each host's name, probed through the
-    blackbox exporter on the C(probe.via) host.
+    blackbox exporter on the C(probe.via) host. In the URL, C({host}) is the inventory name and C({server_name})
+    the site's name the host serves, its C(nginx_server_name) (the inventory name when the inventory does not set
+    it, as the nginx role does), since nginx refuses other names.
   - A group missing from the inventory gives no job (the default jobs name every tier); a host a job names that is
     not in the inventory, a host without facts, a job without hosts or with a name used twice are refused, with
     the fix.
@@ -47,6 +49,7 @@ _value:
             "static_configs": [{"targets": ["10.77.0.51:9121"], "labels": {"instance": "cache1"}}]}]
 """
 
+import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -63,6 +66,21 @@ def _address(hostvars, host, job):
             "(the prometheus role gathers the facts of every target through common's facts_of)"
         )
     return address
+
+
+def _server_name(hostvars, host):
+    """The site's name on an nginx host: its nginx_server_name, else the inventory name (the role's default)."""
+    try:
+        name = hostvars[host].get("nginx_server_name")
+    except (KeyError, AttributeError):
+        name = None
+    if name is None:
+        return host
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9.-]+$", name):
+        raise AnsibleFilterError(
+            f"nginx_server_name of {host} is {name!r}, not one DNS name: the probe asks for the site by that name"
+        )
+    return name
 
 
 def _hosts(job, groups):
@@ -104,7 +122,11 @@ def scrape_configs(jobs, groups, hostvars):
                 )
             config["params"] = {"module": [probe["module"]]}
             config["static_configs"] = [
-                {"targets": [probe["url"].format(host=host)], "labels": {"instance": host}} for host in hosts
+                {
+                    "targets": [probe["url"].format(host=host, server_name=_server_name(hostvars, host))],
+                    "labels": {"instance": host},
+                }
+                for host in hosts
             ]
             config["relabel_configs"] = [
                 {"source_labels": ["__address__"], "target_label": "__param_target"},

@@ -5,8 +5,9 @@
 Sends requests from this machine to the lab's load balancer (a mix of GET /api/catalog, GET /healthz and
 POST /api/orders, which nginx never retries) from several threads, runs the given playbook after --before
 seconds, keeps the load for --after seconds once it ends, and prints for each phase: requests, failed
-(non-2xx and connection errors), p50 and p99 latency in ms. Traffic goes only to the given lab address;
-the run is bounded by --max-seconds and stops by itself.
+(non-2xx and connection errors), p50 and p99 latency in ms. Traffic goes only to the given lab address,
+for the site's name (--server-name, in SNI and Host: nginx refuses a bare address); the run is bounded
+by --max-seconds and stops by itself.
 
     .venv/bin/python tests/benchmarks/deploy_under_load.py -- playbooks/deploy.yml -e deploy_version=1.0.1
 """
@@ -15,6 +16,7 @@ import argparse
 import http.client
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -33,6 +35,7 @@ REQUESTS = [("GET", "/api/catalog", None), ("GET", "/healthz", None), ("POST", "
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="10.77.0.10", help="the lab load balancer's address (lb1)")
+    parser.add_argument("--server-name", default="lb1", help="the site's name there (nginx_server_name)")
     parser.add_argument("--threads", type=int, default=6)
     parser.add_argument("--before", type=float, default=10, help="seconds of load before the playbook")
     parser.add_argument("--after", type=float, default=10, help="seconds of load after the playbook")
@@ -45,11 +48,24 @@ def parse_args():
     return args
 
 
+class SiteConnection(http.client.HTTPSConnection):
+    """HTTPS to a given address for the site's name (SNI and Host), as a client that resolved the name to it."""
+
+    def __init__(self, address, server_name, **kwargs):
+        super().__init__(server_name, 443, **kwargs)
+        self.address = address
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
 class Load:
     """Threads that each keep one HTTPS connection and record (start, seconds, ok) per request."""
 
-    def __init__(self, host, threads):
+    def __init__(self, host, threads, server_name="lb1"):
         self.host = host
+        self.server_name = server_name
         self.stop = threading.Event()
         self.records = []
         self.errors = []  # (wall-clock time, request, what happened)
@@ -61,7 +77,7 @@ class Load:
         self.threads = [threading.Thread(target=self.run, args=(n,), daemon=True) for n in range(threads)]
 
     def connect(self):
-        return http.client.HTTPSConnection(self.host, 443, timeout=30, context=self.context)
+        return SiteConnection(self.host, self.server_name, timeout=30, context=self.context)
 
     def run(self, number):
         connection, reused = self.connect(), False
@@ -137,7 +153,7 @@ def report(records, phases):
 
 def main():
     args = parse_args()
-    load = Load(args.host, args.threads)
+    load = Load(args.host, args.threads, args.server_name)
     deadline = time.monotonic() + args.max_seconds
     load.start()
     begin = time.monotonic()

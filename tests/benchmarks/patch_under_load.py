@@ -41,6 +41,7 @@ SINGLE_INSTANCE = ["lb1", "cache1", "s3"]
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lb", default="10.77.0.10", help="the lab load balancer's address (lb1)")
+    parser.add_argument("--server-name", default="lb1", help="the site's name there (nginx_server_name)")
     parser.add_argument("--threads", type=int, default=4, help="HTTPS load threads")
     parser.add_argument("--clients", type=int, default=4, help="pgbench clients")
     parser.add_argument("--pgbench-host", default="app1", help="PgBouncer host pgbench goes through (not rebooted)")
@@ -81,7 +82,7 @@ def main():
 
     writer = threading.Thread(target=writes, daemon=True)
 
-    load = Load(args.lb, args.threads)
+    load = Load(args.lb, args.threads, args.server_name)
     writer.start()
     load.start()
     begin = time.monotonic()

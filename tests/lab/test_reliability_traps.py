@@ -11,6 +11,8 @@ import pytest
 import yaml
 from conftest import REPO, on_host, playbook, psql
 
+# HTTPS on lb1 itself, for the site's name (nginx refuses a bare address).
+LB_CURL = "curl -sk --resolve lb1:443:127.0.0.1"
 # The lab's Redis passwords (inventories/lab/group_vars/all.yml).
 REDIS = {"app": "lab-redis-app-password-01", "celery": "lab-redis-celery-password-1"}
 
@@ -27,7 +29,7 @@ def test_nginx_closes_idle_upstream_connections_before_uvicorn():
     closed_by_nginx = "ss -Htn state time-wait '( dport = :8000 )'"
     before = {host: set(on_host(host, closed_by_apps).splitlines()) for host in ("app1", "app2")}
     before_lb = set(on_host("lb1", closed_by_nginx).splitlines())
-    on_host("lb1", "for i in $(seq 8); do curl -sk -o /dev/null https://127.0.0.1/api/catalog; done")
+    on_host("lb1", f"for i in $(seq 8); do {LB_CURL} -o /dev/null https://lb1/api/catalog; done")
     deadline = time.monotonic() + 15
     while on_host("lb1", "ss -Htn state established '( dport = :8000 )'") and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -38,7 +40,7 @@ def test_nginx_closes_idle_upstream_connections_before_uvicorn():
 
 
 def test_the_app_user_can_neither_read_nor_inject_celery_messages():
-    on_host("lb1", "curl -sk -o /dev/null https://127.0.0.1/api/catalog")
+    on_host("lb1", f"{LB_CURL} -o /dev/null https://lb1/api/catalog")
     assert redis("app", 0, "EXISTS", "shop:catalog:v0") in ("0", "1")
     for words in (("LRANGE", "default", "0", "-1"), ("LPUSH", "emails", "x"), ("HGETALL", "unacked")):
         assert "NOPERM" in redis("app", 1, *words)

@@ -1,11 +1,13 @@
 """A stand-in app server: answers every request with JSON naming this host and echoing the request.
 
-GET/POST /status/<code> answers with that status code, to see how nginx retries failures.
+GET/POST /status/<code> answers with that status code, to see how nginx retries failures;
+/sleep/<seconds> answers after that long, to hold a request in progress.
 Like uvicorn (--timeout-keep-alive, 5 s by default) it closes a connection idle for 5 s.
 """
 
 import json
 import socket
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -29,6 +31,8 @@ class Echo(BaseHTTPRequestHandler):
         status = 200
         if self.path.startswith("/status/"):
             status = int(self.path.split("/")[2])
+        if self.path.startswith("/sleep/"):
+            time.sleep(float(self.path.split("/")[2]))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

@@ -43,7 +43,7 @@ def untemplated(values):
 
 
 @pytest.mark.parametrize("inventory", INVENTORIES, ids=lambda path: path.parts[-3])
-@pytest.mark.parametrize("role", ["postgresql", "pgbouncer", "redis", "celery"])
+@pytest.mark.parametrize("role", ["postgresql", "pgbouncer", "redis", "celery", "nginx"])
 def test_the_shipped_inventories_pass(inventory, role):
     values = yaml.safe_load(inventory.read_text()) or {}
     mine = untemplated({key: value for key, value in values.items() if key.startswith(f"{role}_")})

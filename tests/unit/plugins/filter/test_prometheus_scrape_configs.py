@@ -36,6 +36,36 @@ def test_a_probe_job_goes_through_the_blackbox_exporter():
     assert config["relabel_configs"][1] == {"target_label": "__address__", "replacement": "10.0.0.1:9115"}
 
 
+@pytest.mark.parametrize(
+    ("lb1_vars", "target"),
+    [({}, "https://lb1/readyz"), ({"nginx_server_name": "shop.example.com"}, "https://shop.example.com/readyz")],
+)
+def test_a_probe_asks_for_the_site_by_its_server_name(lb1_vars, target):
+    # nginx refuses a name it does not serve: the probe uses nginx_server_name, the inventory name by default.
+    job = {
+        "name": "https",
+        "group": "nginx",
+        "port": 9115,
+        "probe": {"via": "mon1", "module": "m", "url": "https://{server_name}/readyz"},
+    }
+    hostvars = {**HOSTVARS, "lb1": {**HOSTVARS["lb1"], **lb1_vars}}
+    (config,) = scrape_configs([job], GROUPS, hostvars)
+    assert config["static_configs"] == [{"targets": [target], "labels": {"instance": "lb1"}}]
+
+
+def test_a_probe_refuses_a_server_name_that_is_not_one_name():
+    job = {
+        "name": "https",
+        "group": "nginx",
+        "port": 9115,
+        "probe": {"via": "mon1", "module": "m", "url": "https://{server_name}/"},
+    }
+    hostvars = {**HOSTVARS, "lb1": {**HOSTVARS["lb1"], "nginx_server_name": "a.example b.example"}}
+    message = r"nginx_server_name of lb1 is 'a\.example b\.example', not one DNS name"
+    with pytest.raises(AnsibleFilterError, match=message):
+        scrape_configs([job], GROUPS, hostvars)
+
+
 def test_a_group_missing_from_the_inventory_gives_no_job():
     assert scrape_configs([{"name": "redis", "group": "redis", "port": 9121}], GROUPS, HOSTVARS) == []
 
