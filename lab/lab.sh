@@ -24,7 +24,9 @@ SUITE=bookworm
 LABEL=opsforge.lab=webstack
 # The controller's key for the lab, kept outside any clone so that every clone reuses the hosts.
 SSH_KEY=/var/lib/opsforge-webstack/lab-ssh/id_ed25519
-# Everything every host needs before Ansible can manage it; roles install the rest.
+# Everything every host needs before Ansible can manage it; roles install the rest. Added to the
+# common role's base packages (curl, less, lsof, needrestart, ...: what Debian's cloud images bring
+# too), which every lab host and molecule instance would otherwise unpack again in each converge.
 IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,iproute2,procps,acl,locales,tzdata,openssh-server
 
 die() { echo "lab: $*" >&2; exit 1; }
@@ -33,6 +35,8 @@ say() { echo "lab: $*" >&2; }
 [[ $(id -u) -eq 0 ]] || die "run me as root: podman, its network and debootstrap need root (try: sudo $0 $*)"
 command -v podman >/dev/null || die "podman is missing; './dev setup' installs it"
 [[ -x $PYTHON ]] || die "the project virtualenv is missing; './dev setup' creates it"
+IMAGE_PACKAGES=$({ echo "$IMAGE_PACKAGES"; "$PYTHON" "$ROOT/lab/labinfo.py" base-packages "$ROOT/roles/common/defaults/main.yml"; } |
+  tr , '\n' | awk '!seen[$0]++' | paste -sd,)
 # The controller's package cache (lab/apt-cache.sh), which the image asks before each download.
 APT_CACHE=$("$ROOT/lab/apt-cache.sh" address)
 

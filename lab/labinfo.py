@@ -1,4 +1,4 @@
-"""Facts the lab script needs that are awkward in shell: hosts, mirrors, subnet clashes.
+"""Facts the lab script needs that are awkward in shell: hosts, mirrors, subnet clashes, base packages.
 
 Run with the project's virtualenv python (it needs PyYAML, which Ansible brings).
 """
@@ -102,6 +102,11 @@ def subnet_clashes(subnet: str, own_network: str) -> list[str]:
     return clashes
 
 
+def base_packages(role_defaults: Path) -> list[str]:
+    """The common role's base packages (`common_packages`), which the lab image carries already."""
+    return list(yaml.safe_load(role_defaults.read_text())["common_packages"])
+
+
 def podman_interface(network: str) -> str:
     result = subprocess.run(
         ["podman", "network", "inspect", network, "--format", "{{.NetworkInterface}}"],
@@ -123,6 +128,8 @@ def main() -> int:
     clashes = sub.add_parser("clashes", help="print what overlaps the lab subnet, one per line")
     clashes.add_argument("subnet")
     clashes.add_argument("network")
+    packages = sub.add_parser("base-packages", help="print the common role's base packages, comma-separated")
+    packages.add_argument("role_defaults", type=Path)
     args = parser.parse_args()
 
     if args.command == "hosts":
@@ -135,6 +142,8 @@ def main() -> int:
     elif args.command == "clashes":
         for clash in subnet_clashes(args.subnet, args.network):
             print(clash)
+    elif args.command == "base-packages":
+        print(",".join(base_packages(args.role_defaults)))
     return 0
 
 

@@ -31,6 +31,12 @@ def test_the_lab_inventory_fits_its_default_subnet():
     assert len({address for _name, address in hosts}) == len(hosts)
 
 
+def test_the_image_carries_the_common_roles_base_packages():
+    packages = labinfo.base_packages(LAB.parent / "roles" / "common" / "defaults" / "main.yml")
+    assert {"curl", "needrestart", "locales"} <= set(packages)
+    assert all(package and "," not in package for package in packages)
+
+
 @pytest.fixture
 def apt_sources(tmp_path, monkeypatch):
     sources = tmp_path / "sources.list.d"
