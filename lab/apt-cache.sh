@@ -38,7 +38,15 @@ ExThreshold: 4
 CONF
   listening && return 0
   pkill -f "apt-cacher-ng -c $STATE/conf" 2>/dev/null || true
-  apt-cacher-ng -c "$STATE/conf" ForeGround=0 PidFile="$STATE/pid" SocketPath="$STATE/socket"
+  # The daemon outlives this run and would keep every descriptor it inherits open: a caller's lock (flock) would
+  # stay held, a caller's pipe never see its end. It gets none but the standard three.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [[ $fd -gt 2 ]] && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec apt-cacher-ng -c "$STATE/conf" ForeGround=0 PidFile="$STATE/pid" SocketPath="$STATE/socket"
+  )
   for _ in $(seq 50); do
     listening && return 0
     sleep 0.1
