@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-QUEUES = ("default", "emails", "imports", "reports")
 SCENARIO = Path(__file__).resolve().parents[1]
 PROJECT = SCENARIO.parents[1]
-SECRET = "molecule-S3cret-celery"
 
 # Runs a snippet as the app sees it: the app user, the env file loaded by systemd.
 AS_APP = (
@@ -38,8 +36,8 @@ def wait_for(predicate, seconds):
     return predicate()
 
 
-def test_one_active_sandboxed_unit_per_queue(host):
-    for queue in QUEUES:
+def test_one_active_sandboxed_unit_per_queue(host, tier):
+    for queue in tier.queues:
         unit = f"celery-{queue}.service"
         props = dict(
             line.split("=", 1)
@@ -52,13 +50,13 @@ def test_one_active_sandboxed_unit_per_queue(host):
         assert props["User"] == "shop"
         assert props["NoNewPrivileges"] == "yes" and props["ProtectSystem"] == "strict"
         assert props["CapabilityBoundingSet"] == ""
-        # Warm shutdown: SIGTERM to the main process only, and longer than the longest task (30 s).
+        # Warm shutdown: SIGTERM to the main process only, and longer than the longest task.
         assert props["KillMode"] == "mixed" and props["KillSignal"] == "15"
-        assert props["TimeoutStopUSec"] == "1min 30s"  # 30 s + 60 s margin
+        assert props["TimeoutStopUSec"] == tier.stop_timeout
     workers = host.check_output("ps -eo user=,args= | grep '[c]elery -A shop.celery_app:app worker'")
     assert {line.split()[0] for line in workers.splitlines()} == {"shop"}
     # -n default@%%h in the unit: systemd passes %h on, Celery puts in the host name.
-    assert "default@molecule-celery ready" in host.check_output("journalctl -u celery-default --no-pager -o cat")
+    assert f"default@{tier.hostname} ready" in host.check_output("journalctl -u celery-default --no-pager -o cat")
 
 
 def test_exactly_one_beat_with_its_schedule_in_the_state_directory(host):
@@ -75,24 +73,27 @@ def test_units_of_unlisted_queues_are_gone(host):
     assert host.run("systemctl is-active celery-legacy.service").stdout.strip() != "active"
 
 
-def test_env_file_protected_and_secret_not_leaked(host):
+def test_env_file_protected_and_secret_not_leaked(host, tier):
     env = host.file("/srv/shop/shared/app.env")
     assert env.mode == 0o640 and env.user == "root" and env.group == "shop"
-    assert 'SHOP_CELERY_VISIBILITY_TIMEOUT="120"' in env.content_string
-    assert SECRET not in host.check_output("systemctl show celery-default.service celery-beat.service")
-    assert SECRET not in host.check_output("journalctl -u 'celery-*' --no-pager -o cat")
+    for name, value in tier.app_env.items():
+        assert f'{name}="{value}"' in env.content_string
+    assert tier.db_password not in host.check_output("systemctl show celery-default.service celery-beat.service")
+    assert tier.db_password not in host.check_output("journalctl -u 'celery-*' --no-pager -o cat")
 
 
-def test_confirm_order_runs_through_two_queues(host):
-    order_id = sql(host, "INSERT INTO orders (customer) VALUES ('molecule') RETURNING id").splitlines()[0]
+def test_confirm_order_runs_through_two_queues(host, tier):
+    order_id = sql(tier.database, "INSERT INTO orders (customer) VALUES ('molecule') RETURNING id").splitlines()[0]
     send(host, f"from shop.tasks import confirm_order; confirm_order.delay({order_id})")
     # confirm_order runs on queue default, then queues send_order_email on queue emails.
-    assert wait_for(lambda: sql(host, f"SELECT count(*) FROM email_outbox WHERE order_id = {order_id}") == "1", 30)
-    assert sql(host, f"SELECT status FROM orders WHERE id = {order_id}") == "confirmed"
-    assert sql(host, f"SELECT count(*) FROM confirmations WHERE order_id = {order_id}") == "1"
+    assert wait_for(
+        lambda: sql(tier.database, f"SELECT count(*) FROM email_outbox WHERE order_id = {order_id}") == "1", 30
+    )
+    assert sql(tier.database, f"SELECT status FROM orders WHERE id = {order_id}") == "confirmed"
+    assert sql(tier.database, f"SELECT count(*) FROM confirmations WHERE order_id = {order_id}") == "1"
 
 
-def test_restart_mid_task_finishes_the_task_once(host):
+def test_restart_mid_task_finishes_the_task_once(host, tier):
     token = f"molecule-{uuid.uuid4()}"
     task_id = send(host, f"from shop.tasks import slow_task; print(slow_task.delay(8, {token!r}).id)").strip()
     received = f"slow_task[{task_id}] received"
@@ -101,29 +102,29 @@ def test_restart_mid_task_finishes_the_task_once(host):
     host.check_output("systemctl restart celery-default.service")
     # The stop waited for the running task (warm shutdown): its row is there as the restart returns.
     assert time.monotonic() - started >= 3
-    assert sql(host, f"SELECT executions FROM task_runs WHERE token = '{token}'") == "1"
+    assert sql(tier.database, f"SELECT executions FROM task_runs WHERE token = '{token}'") == "1"
     assert host.service("celery-default.service").is_running
     # And the message was acknowledged: nothing runs it a second time.
     time.sleep(5)
-    assert sql(host, f"SELECT executions FROM task_runs WHERE token = '{token}'") == "1"
+    assert sql(tier.database, f"SELECT executions FROM task_runs WHERE token = '{token}'") == "1"
 
 
-def test_a_batch_survives_a_restart_of_every_worker_and_runs_each_task_once(host):
+def test_a_batch_survives_a_restart_of_every_worker_and_runs_each_task_once(host, tier):
     batch = f"batch-{uuid.uuid4().hex[:8]}"
     tokens = [f"{batch}-{n:02d}" for n in range(20)]
     # 20 tasks of 1.5 s on queue default (concurrency 2): about 15 s of work.
     send(host, f"from shop.tasks import slow_task\nfor token in {tokens!r}: slow_task.delay(1.5, token)")
 
     def finished():
-        return int(sql(host, f"SELECT count(*) FROM task_runs WHERE token LIKE '{batch}-%'"))
+        return int(sql(tier.database, f"SELECT count(*) FROM task_runs WHERE token LIKE '{batch}-%'"))
 
     assert wait_for(lambda: finished() >= 2, 20), "the batch did not start"
-    host.check_output("systemctl restart " + " ".join(f"celery-{queue}.service" for queue in QUEUES))
+    host.check_output("systemctl restart " + " ".join(f"celery-{queue}.service" for queue in tier.queues))
     done_at_restart = finished()
     assert done_at_restart < len(tokens), "the batch ended before the restart; make the tasks longer"
     assert wait_for(lambda: finished() == len(tokens), 60), f"only {finished()} of {len(tokens)} tasks finished"
     time.sleep(3)  # a task delivered twice would show up now
-    runs = sql(host, f"SELECT token, executions FROM task_runs WHERE token LIKE '{batch}-%' ORDER BY token")
+    runs = sql(tier.database, f"SELECT token, executions FROM task_runs WHERE token LIKE '{batch}-%' ORDER BY token")
     assert runs.splitlines() == [f"{token}|1" for token in tokens]
 
 
@@ -156,17 +157,17 @@ def test_preflight_refuses_other_than_one_beat(extra, expected):
     assert "Install the virtualenv support" not in output
 
 
-def test_units_carry_time_and_memory_limits(host):
-    # converge.yml: celery_longest_task_seconds 30, so the soft limit is 27 s; 2 pool processes x 512 MiB + 256.
+def test_units_carry_time_and_memory_limits(host, tier):
+    # Queue default: 2 pool processes x 512 MiB + 256.
     command = host.check_output("systemctl show -p ExecStart --value celery-default.service")
-    assert "--soft-time-limit 27 --time-limit 30" in command
+    assert f"--soft-time-limit {tier.soft_time_limit} --time-limit {tier.time_limit}" in command
     assert "--max-memory-per-child 524288" in command
     assert host.check_output("systemctl show -p MemoryMax --value celery-default.service") == str(1280 * 2**20)
     assert host.check_output("systemctl show -p TasksMax --value celery-default.service") == "256"
     assert host.check_output("systemctl show -p MemoryMax --value celery-beat.service") == str(256 * 2**20)
 
 
-def test_a_task_past_its_time_limit_is_stopped_and_never_runs_again(host):
+def test_a_task_past_its_time_limit_is_stopped_and_never_runs_again(host, tier):
     token = f"molecule-{uuid.uuid4()}"
     task_id = send(host, f"from shop.tasks import slow_task; print(slow_task.delay(45, {token!r}).id)").strip()
     journal = "journalctl -u celery-default --no-pager -o cat"
@@ -174,4 +175,4 @@ def test_a_task_past_its_time_limit_is_stopped_and_never_runs_again(host):
     assert "SoftTimeLimitExceeded" in host.check_output(f"{journal} | grep -F {task_id}")
     # Acknowledged as failed: it is not handed to another worker, and its work never happened.
     time.sleep(5)
-    assert sql(host, f"SELECT count(*) FROM task_runs WHERE token = '{token}'") == "0"
+    assert sql(tier.database, f"SELECT count(*) FROM task_runs WHERE token = '{token}'") == "0"

@@ -7,7 +7,6 @@ import time
 import pytest
 
 UNIT = "shop.service"
-SECRET = "molecule-S3cret-uvicorn"
 
 HARDENED = "-p ProtectSystem=strict -p ProtectHome=yes -p PrivateTmp=yes"
 
@@ -22,11 +21,6 @@ try:
 except urllib.error.HTTPError as exc:
     print(json.dumps({"status": exc.code, "body": exc.read().decode()}))
 """
-
-
-@pytest.fixture(scope="module")
-def address(host):
-    return host.ansible("setup", "gather_subset=network")["ansible_facts"]["ansible_default_ipv4"]["address"]
 
 
 def request(host, method, url, body=""):
@@ -47,7 +41,7 @@ def wait_ready(host, address, seconds=60):
     return False
 
 
-def test_unit_runs_sandboxed_as_the_app_user(host):
+def test_unit_runs_sandboxed_as_the_app_user(host, tier):
     props = dict(
         line.split("=", 1)
         for line in host.check_output(
@@ -64,7 +58,7 @@ def test_unit_runs_sandboxed_as_the_app_user(host):
     assert props["RestrictSUIDSGID"] == "yes"
     assert props["CapabilityBoundingSet"] == ""
     assert props["KillMode"] == "mixed" and props["KillSignal"] == "15"
-    assert props["TimeoutStopUSec"] == "8s"  # uvicorn_stop_timeout in vars/shop.yml
+    assert props["TimeoutStopUSec"] == tier.stop_timeout
     # Every process of the unit runs as shop, with no capabilities and no_new_privs set.
     main_pid = host.check_output(f"systemctl show -p MainPID --value {UNIT}")
     status = host.file(f"/proc/{main_pid}/status").content_string
@@ -99,10 +93,15 @@ def test_listens_on_the_private_address_only(host, address):
     assert host.run("python3 -c \"import socket; socket.create_connection(('127.0.0.1', 8000), 2)\"").rc != 0
 
 
-def test_ready_and_release_after_rollback(host, address):
+def test_ready_and_serving_the_release(host, address, tier):
     assert request(host, "GET", f"http://{address}:8000/readyz")["status"] == 200
     health = request(host, "GET", f"http://{address}:8000/healthz")
-    assert health == {"status": 200, "body": {"status": "ok", "release": "1.0.0"}}
+    assert health == {"status": 200, "body": {"status": "ok", "release": tier.release}}
+
+
+def test_current_release_owned_by_root(host, tier):
+    assert host.file("/srv/shop/current").linked_to == f"/srv/shop/releases/{tier.release}"
+    assert host.file(f"/srv/shop/releases/{tier.release}").user == "root"
 
 
 def test_releases_current_and_previous(host):
@@ -110,7 +109,6 @@ def test_releases_current_and_previous(host):
     assert host.file("/srv/shop/current").linked_to == "/srv/shop/releases/1.0.0"
     assert host.file("/srv/shop/previous").linked_to == "/srv/shop/releases/1.0.1"
     assert sorted(host.file("/srv/shop/releases").listdir()) == ["1.0.0", "1.0.1"]
-    assert host.file("/srv/shop/releases/1.0.0").user == "root"
 
 
 def test_order_round_trip(host, address):
@@ -124,14 +122,14 @@ def test_order_round_trip(host, address):
     assert "MUG-LOGO" in json.dumps(fetched["body"])
 
 
-def test_env_file_protected_and_secret_not_leaked(host):
+def test_env_file_protected_and_secret_not_leaked(host, tier):
     env = host.file("/srv/shop/shared/app.env")
     assert env.mode == 0o640 and env.user == "root" and env.group == "shop"
-    assert SECRET in env.content_string
+    assert tier.db_password in env.content_string
     assert host.file("/srv/shop/shared").mode == 0o750
-    assert SECRET not in host.check_output(f"systemctl show {UNIT}")
-    assert SECRET not in host.check_output(f"journalctl -u {UNIT} --no-pager -o cat")
-    assert SECRET not in host.check_output("ps -eo args")
+    assert tier.db_password not in host.check_output(f"systemctl show {UNIT}")
+    assert tier.db_password not in host.check_output(f"journalctl -u {UNIT} --no-pager -o cat")
+    assert tier.db_password not in host.check_output("ps -eo args")
 
 
 def test_restart_becomes_ready_again(host, address):
