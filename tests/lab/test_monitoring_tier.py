@@ -6,7 +6,9 @@ a second time; `./dev molecule monitoring` still runs them there while working o
 show comes from its inventory: a target per host of each group of the prometheus role's scrape jobs, each
 exporter listening on its host's private address, every exporter's metrics. The sample rows of the console check
 are served by cache1's textfile collector for that test only; the refusals run molecule/monitoring/refusals.yml
-on mon1 alone, in check mode. tests/lab/test_monitoring.py keeps the lab's own fault tests.
+on mon1 alone, in check mode. Every check runs here: the one alert wait, Redis stopped on cache1 until
+WebstackRedisDown fires and reaches Alertmanager, then cleared, takes about a minute at the lab's intervals and is
+the only one of the lab's that reads Alertmanager. tests/lab/test_monitoring.py keeps the lab's own fault tests.
 """
 
 import importlib.util
