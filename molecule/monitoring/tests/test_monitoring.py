@@ -1,11 +1,14 @@
 """Prometheus scrapes every exporter of the inventory, the exporters listen on the private address only,
-and a real fault (Redis stopped) makes the real alert fire in Prometheus and reach Alertmanager."""
+and a real fault (Redis stopped) makes the real alert fire in Prometheus and reach Alertmanager.
+
+The hosts and what they must show come from the `tier` fixture: conftest.py gives the scenario's two instances,
+tests/lab/test_monitoring_tier.py the lab's mon1 and cache1 and the exporters of every lab host.
+"""
 
 import json
 import os
 import re
 import shlex
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -13,13 +16,12 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-testinfra_hosts = ["podman://molecule-monitoring-mon"]
-
-CACHE = "podman://molecule-monitoring-cache"
 LOGS = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / ".cache" / "logs"
 EXPORTER_METRICS = Path(__file__).resolve().parents[3] / "tests/unit/roles/prometheus/exporter_metrics.yml"
 # The console page's sections (roles/prometheus/templates/webstack.html.j2), one per tier.
 CONSOLE_SECTIONS = ["alerts", "targets", "web", "postgresql", "backups", "pgbouncer", "redis", "celery", "hosts"]
+# The sections that list the instances of a scrape job (those the tier has).
+SECTION_JOBS = {"web": "nginx", "postgresql": "postgres", "pgbouncer": "pgbouncer", "redis": "redis"}
 # Series of the tiers this scenario does not run, in the values their exporters give, for the console's rows
 # (none crosses an alert threshold). Served for one test through the cache host's textfile collector.
 SAMPLE_SERIES = """\
@@ -93,70 +95,69 @@ def firing(host, alertname):
     return [a for a in alerts if a["labels"]["alertname"] == alertname and a["state"] == "firing"]
 
 
-def test_every_target_is_up(host):
+def test_every_target_is_up(host, tier):
     def all_up():
         targets = api(host, f"http://{own_address(host)}:9090/api/v1/targets")["data"]["activeTargets"]
         jobs = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
         return jobs if jobs and all(health == "up" for health in jobs.values()) else None
 
     jobs = wait_for("every target up", all_up, timeout=90)
-    assert set(jobs) == {
-        ("prometheus", "molecule-monitoring-mon"),
-        ("alertmanager", "molecule-monitoring-mon"),
-        ("node", "molecule-monitoring-mon"),
-        ("node", "molecule-monitoring-cache"),
-        ("redis", "molecule-monitoring-cache"),
-    }
+    assert set(jobs) == tier.targets
     # Samples per scrape of each exporter, for the report (not asserted: a measurement).
     samples = {
         f"{r['metric']['job']}/{r['metric']['instance']}": int(float(r["value"][1]))
         for r in query(host, "scrape_samples_scraped")
     }
     LOGS.mkdir(parents=True, exist_ok=True)
-    (LOGS / "molecule-monitoring-samples.json").write_text(json.dumps(samples, indent=1, sort_keys=True) + "\n")
+    (LOGS / f"{tier.name}-samples.json").write_text(json.dumps(samples, indent=1, sort_keys=True) + "\n")
 
 
-@pytest.mark.parametrize(
-    ("container", "ports"),
-    [("molecule-monitoring-mon", [9090, 9093, 9100, 9115]), ("molecule-monitoring-cache", [9100, 9121])],
-)
-def test_exporters_listen_on_the_private_address_only(host, container, ports):
-    target = host.get_host(f"podman://{container}")
-    address = own_address(target)
-    listening = json.loads(
-        target.check_output(
-            "ss -Hltn -O | awk '{print $4}' | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))'"
+def test_exporters_listen_on_the_private_address_only(host, tier):
+    for container, ports in tier.listening_ports.items():
+        target = host.get_host(f"podman://{container}")
+        address = own_address(target)
+        listening = json.loads(
+            target.check_output(
+                "ss -Hltn -O | awk '{print $4}'"
+                " | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))'"
+            )
         )
-    )
-    for port in ports:
-        bound = [entry for entry in listening if entry.rsplit(":", 1)[1] == str(port)]
-        assert bound == [f"{address}:{port}"], (port, bound)
+        for port in ports:
+            bound = [entry for entry in listening if entry.rsplit(":", 1)[1] == str(port)]
+            assert bound == [f"{address}:{port}"], (container, port, bound)
 
 
-def test_node_collectors_reach_prometheus(host):
+def test_node_collectors_reach_prometheus(host, tier):
     # systemd units (which Celery queues have a worker) and apt's reboot-required (the collectors' timer)
     wait_for(
         "redis-server's unit state",
         lambda: query(host, 'node_systemd_unit_state{name="redis-server.service",state="active"} == 1'),
     )
-    host.get_host(CACHE).run("systemctl start prometheus-node-exporter-apt.service")
-    wait_for("node_reboot_required", lambda: query(host, 'node_reboot_required{instance="molecule-monitoring-cache"}'))
+    tier.cache.run("systemctl start prometheus-node-exporter-apt.service")
+    wait_for("node_reboot_required", lambda: query(host, f'node_reboot_required{{instance="{tier.cache_instance}"}}'))
 
 
-def test_the_metrics_the_console_pages_rely_on_are_exported(host):
+def test_the_metrics_the_console_pages_rely_on_are_exported(host, tier):
     # tests/unit/roles/prometheus/exporter_metrics.yml lists the exporters' metric names the console may query;
-    # those of the exporters this scenario runs must be in its Prometheus (the apt ones after the collectors ran).
+    # those of the exporters this scenario runs (the lab runs them all) must be in its Prometheus (the apt ones
+    # after the collectors ran).
     listed = yaml.safe_load(EXPORTER_METRICS.read_text())
     wanted = {
-        name for exporter in listed.values() if exporter.get("checked_in") == "molecule/monitoring"
+        name for exporter in listed.values()
+        if tier.runs_every_exporter or exporter.get("checked_in") == "molecule/monitoring"
         for name in exporter["names"]
     }  # fmt: skip
     url = f"http://{own_address(host)}:9090/api/v1/label/__name__/values"
-    host.get_host(CACHE).run("systemctl start prometheus-node-exporter-apt.service")
+    tier.cache.run("systemctl start prometheus-node-exporter-apt.service")
     deadline = time.monotonic() + 60
     while (missing := wanted - set(api(host, url)["data"])) and time.monotonic() < deadline:
         time.sleep(2)
     assert not missing, f"not exported: {sorted(missing)}"
+
+
+def instances(tier, job):
+    """The instances the tier's Prometheus scrapes for a job."""
+    return sorted(instance for target_job, instance in tier.targets if target_job == job)
 
 
 def console_page(host):
@@ -167,14 +168,19 @@ def console_page(host):
     return page, dict(part.split('">', 1) for part in page.split('<h2 id="')[1:])
 
 
-def test_the_platform_console_page_renders_every_tier(host):
+def test_the_platform_console_page_renders_every_tier(host, tier):
     page, sections = console_page(host)
     assert list(sections) == CONSOLE_SECTIONS
-    # The tables hold this scenario's data: every target's job, the Redis host, its Celery queues, both hosts.
-    assert all(f"<td>{job}</td>" in sections["targets"] for job in ("prometheus", "alertmanager", "node", "redis"))
-    assert "<td>molecule-monitoring-cache</td>" in sections["redis"]
-    assert all(f"<td>{queue}</td>" in sections["celery"] for queue in ("default", "emails", "imports", "reports"))
-    assert all(f"<td>molecule-monitoring-{name}</td>" in sections["hosts"] for name in ("mon", "cache"))
+    # The tables hold the tier's data: every target's job, the hosts of each tier scraped, the Celery queues and
+    # every host.
+    rows = {
+        "targets": sorted({job for job, _instance in tier.targets}),
+        **{section: instances(tier, job) for section, job in SECTION_JOBS.items()},
+        "celery": ["default", "emails", "imports", "reports"],
+        "hosts": instances(tier, "node"),
+    }
+    for section, cells in rows.items():
+        assert all(f"<td>{cell}</td>" in sections[section] for cell in cells), (section, sections[section])
     # The scripts and styles prom.lib links answer, so the graphs can draw. Debian's prom.lib still names
     # d3.layout.min.js, which Debian does not ship: d3 3.5 (libjs-d3) has d3.layout built in. (Its popper.js is
     # a directory: 200 with a listing; roles/prometheus/README.md.)
@@ -193,39 +199,40 @@ def test_the_platform_console_page_renders_every_tier(host):
         assert api(host, f"http://{own_address(host)}:9090/api/v1/query?query={quote(expr)}")["status"] == "success"
 
 
-def test_the_console_page_renders_the_rows_of_every_tier(host):
+def test_the_console_page_renders_the_rows_of_every_tier(host, tier):
     # Go templates fail at run time, in a row only rendered with data: every table gets rows here.
-    cache = host.get_host(CACHE)
+    cache = tier.cache
     textfile = "/var/lib/prometheus/node-exporter/molecule-console-sample.prom"
     cache.check_output(f"printf %s {shlex.quote(SAMPLE_SERIES)} > {textfile}.tmp && mv {textfile}.tmp {textfile}")
     try:
-        wait_for("the sample series", lambda: query(host, "pgbouncer_up"), timeout=60)
+        wait_for(
+            "the sample series",
+            lambda: query(host, f'pgbouncer_up{{instance="{tier.cache_instance}"}}'),
+            timeout=60,
+        )
         _page, sections = console_page(host)
     finally:
         cache.check_output(f"rm -f {textfile}")
+    served_by = tier.cache_instance
     expected = {
-        "web": ["<td>molecule-monitoring-cache</td>", "days</a>"],
-        "postgresql": [
-            "<td>primary</td>",
-            "db2 (primary molecule-monitoring-cache)",
-            "db2 (on molecule-monitoring-cache)",
-        ],
-        "backups": ["main (molecule-monitoring-cache)", "1h 0m 0s"],
-        "pgbouncer": ["<td>molecule-monitoring-cache</td>", "0.25s"],
+        "web": [f"<td>{served_by}</td>", "days</a>"],
+        "postgresql": ["<td>primary</td>", f"db2 (primary {served_by})", f"db2 (on {served_by})"],
+        "backups": [f"main ({served_by})", "1h 0m 0s"],
+        "pgbouncer": [f"<td>{served_by}</td>", "0.25s"],
     }
     for section, texts in expected.items():
         assert all(text in sections[section] for text in texts), (section, sections[section])
 
 
-def test_stopping_redis_fires_the_redis_down_alert_then_it_clears(host):
-    cache = host.get_host(CACHE)
-    assert query(host, 'redis_up{instance="molecule-monitoring-cache"}')[0]["value"][1] == "1"
+def test_stopping_redis_fires_the_redis_down_alert_then_it_clears(host, tier):
+    cache = tier.cache
+    assert query(host, f'redis_up{{instance="{tier.cache_instance}"}}')[0]["value"][1] == "1"
     started = time.monotonic()
     cache.check_output("systemctl stop redis-server")
     try:
         alerts = wait_for("WebstackRedisDown firing", lambda: firing(host, "WebstackRedisDown"), timeout=120)
         fired_after = time.monotonic() - started
-        assert alerts[0]["labels"]["instance"] == "molecule-monitoring-cache"
+        assert alerts[0]["labels"]["instance"] == tier.cache_instance
         assert "playbooks/site.yml" in alerts[0]["annotations"]["runbook"]
 
         def in_alertmanager():
@@ -233,7 +240,7 @@ def test_stopping_redis_fires_the_redis_down_alert_then_it_clears(host):
             return [a for a in found if a["labels"]["alertname"] == "WebstackRedisDown"]
 
         wait_for("WebstackRedisDown in Alertmanager", in_alertmanager, timeout=60)
-        (LOGS / "molecule-monitoring-alert.json").write_text(
+        (LOGS / f"{tier.name}-alert.json").write_text(
             json.dumps({"redis_down_fired_after_s": round(fired_after, 1)}) + "\n"
         )
     finally:
@@ -241,17 +248,11 @@ def test_stopping_redis_fires_the_redis_down_alert_then_it_clears(host):
     wait_for("WebstackRedisDown cleared", lambda: not firing(host, "WebstackRedisDown") or None, timeout=120)
 
 
-def refused(role, extra_vars):
-    """refusals.yml (one role) against the scenario's monitoring host in check mode with one bad input."""
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
-    result = subprocess.run(
-        ["ansible-playbook", "--check", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-e", f"refusal_role={role}",
-         "-e", json.dumps(extra_vars), str(Path(__file__).resolve().parents[1] / "refusals.yml")],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode == 2, output
+def refused(tier, role, extra_vars):
+    """refusals.yml (one role) against the tier's monitoring host in check mode with one bad input."""
+    returncode, output = tier.refusals("--check", "-e", f"refusal_role={role}", "-e", json.dumps(extra_vars))
+    output = " ".join(output.split())
+    assert returncode == 2, output
     return output
 
 
@@ -272,7 +273,8 @@ def refused(role, extra_vars):
     ],
     ids=["exporter-without-service", "threshold-wrong-type", "target-outside-inventory"],
 )
-def test_bad_input_is_refused_before_any_change(role, extra_vars, expected):
-    output = refused(role, extra_vars)
+def test_bad_input_is_refused_before_any_change(tier, role, extra_vars, expected):
+    output = refused(tier, role, extra_vars)
     assert expected in output
-    assert "changed=0" in output and " changed: " not in output
+    # No task reported a change (a result printed as YAML may hold "changed: false").
+    assert "changed=0" in output and " changed: [" not in output

@@ -10,9 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_redis import PASSWORDS, converge, own_address, redis
-
-testinfra_hosts = ["podman://molecule-redis"]
+from test_redis import own_address, redis
 
 SHOP_VENV = Path(__file__).resolve().parents[3] / ".cache" / "venvs" / "shop"
 
@@ -53,13 +51,13 @@ print(add.apply_async((2, 3), queue="default").get(timeout=30), add.apply_async(
 """
 
 
-def run_celery(tmp_path, address, port, broker_db=1, backend_db=2):
-    """Run a Celery worker and a client as the celery user; return (client output, worker log)."""
+def run_celery(tier, tmp_path, port, broker_db=1, backend_db=2):
+    """Run a Celery worker and a client as the celery user on the host's private address: (output, worker log)."""
     python = SHOP_VENV / "bin" / "python"
     assert python.exists(), f"{python} is missing: ./dev check builds the shop's virtualenv"
     (tmp_path / "probe.py").write_text(PROBE_APP)
     (tmp_path / "client.py").write_text(PROBE_CLIENT)
-    url = f"redis://celery:{PASSWORDS['celery']}@{address}:{port}"
+    url = f"redis://celery:{tier.passwords['celery']}@{own_address(tier.host)}:{port}"
     env = {"PROBE_BROKER": f"{url}/{broker_db}", "PROBE_BACKEND": f"{url}/{backend_db}", "PYTHONPATH": str(tmp_path)}
     log = tmp_path / "worker.log"
     with log.open("w") as out:
@@ -86,21 +84,21 @@ def run_celery(tmp_path, address, port, broker_db=1, backend_db=2):
     return client.stdout.strip() + client.stderr.strip(), log.read_text()
 
 
-def celery_keys(host, db, port=6379):
+def celery_keys(tier, db, port=6379):
     """Every key Celery left in a database, read as the admin."""
-    return redis(host, "--scan", user="admin", db=db, port=port).splitlines()
+    return redis(tier, "--scan", user="admin", db=db, port=port).splitlines()
 
 
-def test_celery_works_on_its_own_keys(host, tmp_path):
-    out, log = run_celery(tmp_path, own_address(host), 6379)
+def test_celery_works_on_its_own_keys(tier, tmp_path):
+    out, log = run_celery(tier, tmp_path, 6379)
     assert out == "5 9", log
     assert "NOPERM" not in log
     # What Celery left behind is under the patterns its user has, and out of the app user's reach.
-    keys = celery_keys(host, 1) + celery_keys(host, 2)
+    keys = celery_keys(tier, 1) + celery_keys(tier, 2)
     assert any(key.startswith("_kombu.binding.") for key in keys), keys
     assert any(key.startswith("celery-task-meta-") for key in keys), keys
     for key in keys:
-        assert "NOPERM" in redis(host, "TYPE", key, user="app", db=1), key
+        assert "NOPERM" in redis(tier, "TYPE", key, user="app", db=1), key
 
 
 @pytest.mark.parametrize(
@@ -116,23 +114,24 @@ def test_celery_works_on_its_own_keys(host, tmp_path):
         ("LPUSH", "celery", "injected"),
     ],
 )
-def test_app_user_can_neither_read_nor_inject_celery_messages(host, command):
-    assert "NOPERM" in redis(host, *command, user="app", db=1)
+def test_app_user_can_neither_read_nor_inject_celery_messages(tier, command):
+    assert "NOPERM" in redis(tier, *command, user="app", db=1)
 
 
-def test_celery_user_cannot_touch_the_cache(host):
-    assert redis(host, "SET", "cache:x", "1", user="app") == "OK"
-    assert "NOPERM" in redis(host, "GET", "cache:x", user="celery")
-    assert "NOPERM" in redis(host, "SET", "cache:x", "2", user="celery")
+def test_celery_user_cannot_touch_the_cache(tier):
+    key = f"{tier.cache_prefix}x"
+    assert redis(tier, "SET", key, "1", user="app") == "OK"
+    assert "NOPERM" in redis(tier, "GET", key, user="celery")
+    assert "NOPERM" in redis(tier, "SET", key, "2", user="celery")
 
 
-def test_eviction_refused_while_celery_uses_the_instance(host):
-    conf = host.file("/etc/redis/redis.conf").content_string
-    rc, out = converge({"redis_maxmemory_policy": "allkeys-lru"})
+def test_eviction_refused_while_celery_uses_the_instance(tier):
+    conf = tier.host.file("/etc/redis/redis.conf").content_string
+    rc, out = tier.converge({"redis_maxmemory_policy": "allkeys-lru"})
     assert rc != 0
     assert "Redis instance main (port 6379) has maxmemory-policy allkeys-lru but lets" in said(out)
     assert "user(s) celery in (redis_broker_users)" in said(out)
-    assert host.file("/etc/redis/redis.conf").content_string == conf
+    assert tier.host.file("/etc/redis/redis.conf").content_string == conf
 
 
 def said(out):
@@ -144,8 +143,8 @@ def recap_changed(out):
     return int(re.search(r"molecule-redis : ok=\d+ changed=(\d+)", said(out)).group(1))
 
 
-def config_get(host, setting, port):
-    return redis(host, "CONFIG", "GET", setting, user="admin", port=port).splitlines()[1]
+def config_get(tier, setting, port):
+    return redis(tier, "CONFIG", "GET", setting, user="admin", port=port).splitlines()[1]
 
 
 SPLIT = {
@@ -156,23 +155,24 @@ SPLIT = {
 }
 
 
-def test_separate_cache_and_broker_instances_on_one_host(host, tmp_path):
-    rc, out = converge(SPLIT)
+def test_separate_cache_and_broker_instances_on_one_host(tier, tmp_path):
+    host = tier.host
+    rc, out = tier.converge(SPLIT)
     assert rc == 0, out
-    rc, out = converge(SPLIT)
+    rc, out = tier.converge(SPLIT)
     assert rc == 0 and recap_changed(out) == 0, out
 
     assert host.service("redis-server@broker").is_running
     assert host.service("redis-server@broker").is_enabled
-    assert config_get(host, "maxmemory-policy", 6379) == "allkeys-lru"
-    assert config_get(host, "maxmemory-policy", 6380) == "noeviction"
-    assert config_get(host, "maxmemory", 6380) == str(64 * 1024 * 1024)
-    assert config_get(host, "dir", 6380) == "/var/lib/redis/broker"
+    assert config_get(tier, "maxmemory-policy", 6379) == "allkeys-lru"
+    assert config_get(tier, "maxmemory-policy", 6380) == "noeviction"
+    assert config_get(tier, "maxmemory", 6380) == str(64 * 1024 * 1024)
+    assert config_get(tier, "dir", 6380) == "/var/lib/redis/broker"
     # Each instance lets its own users in only.
-    assert redis(host, "PING", user="app") == "PONG"
-    assert "WRONGPASS" in redis(host, "PING", user="celery")
-    assert "WRONGPASS" in redis(host, "PING", user="app", port=6380)
-    assert redis(host, "PING", user="celery", address=own_address(host), port=6380) == "PONG"
+    assert redis(tier, "PING", user="app") == "PONG"
+    assert "WRONGPASS" in redis(tier, "PING", user="celery")
+    assert "WRONGPASS" in redis(tier, "PING", user="app", port=6380)
+    assert redis(tier, "PING", user="celery", address=own_address(host), port=6380) == "PONG"
     # The broker instance's unit is Debian's template with the same sandbox.
     show = host.check_output("systemctl show redis-server@broker -p ProtectSystem -p ReadWritePaths")
     props = dict(line.split("=", 1) for line in show.splitlines())
@@ -180,19 +180,19 @@ def test_separate_cache_and_broker_instances_on_one_host(host, tmp_path):
     assert "/etc/redis" not in props["ReadWritePaths"]
     assert "/var/lib/redis/broker" in props["ReadWritePaths"]
 
-    out, log = run_celery(tmp_path, own_address(host), 6380, broker_db=0, backend_db=1)
+    out, log = run_celery(tier, tmp_path, 6380, broker_db=0, backend_db=1)
     assert out == "5 9", log
     assert host.file("/var/lib/redis/broker/appendonlydir").is_directory
 
     # Back to one instance for both: Celery's user is let in again, and the policy is back to noeviction.
-    rc, out = converge({})
+    rc, out = tier.converge({})
     assert rc == 0, out
-    assert config_get(host, "maxmemory-policy", 6379) == "noeviction"
-    assert redis(host, "PING", user="celery") == "PONG"
+    assert config_get(tier, "maxmemory-policy", 6379) == "noeviction"
+    assert redis(tier, "PING", user="celery") == "PONG"
 
 
-def test_instances_need_the_admin_and_ports_of_their_own(host):
-    rc, out = converge({"redis_instances": [{"name": "main"}, {"name": "broker", "users": ["celery"]}]})
+def test_instances_need_the_admin_and_ports_of_their_own(tier):
+    rc, out = tier.converge({"redis_instances": [{"name": "main"}, {"name": "broker", "users": ["celery"]}]})
     assert rc != 0
     assert "Every entry of redis_instances needs a unique name" in said(out)
     assert "a port of its own" in said(out)

@@ -1,0 +1,67 @@
+"""The monitoring scenario's checks (molecule/monitoring/tests/test_monitoring.py), run against the lab's
+Prometheus on mon1, which scrapes every lab host.
+
+`./dev test` runs them here, on the monitoring site.yml built, instead of converging the scenario's two instances
+a second time; `./dev molecule monitoring` still runs them there while working on the roles. What the lab must
+show comes from its inventory: a target per host of each group of the prometheus role's scrape jobs, each
+exporter listening on its host's private address, every exporter's metrics. The sample rows of the console check
+are served by cache1's textfile collector for that test only; the refusals run molecule/monitoring/refusals.yml
+on mon1 alone, in check mode. Every check runs here: the one alert wait, Redis stopped on cache1 until
+WebstackRedisDown fires and reaches Alertmanager, then cleared, takes about a minute at the lab's intervals and is
+the only one of the lab's that reads Alertmanager. tests/lab/test_monitoring.py keeps the lab's own fault tests.
+"""
+
+import importlib.util
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+import testinfra
+import yaml
+from conftest import REPO, playbook
+
+SPEC = importlib.util.spec_from_file_location(
+    "monitoring_tier_checks", REPO / "molecule" / "monitoring" / "tests" / "test_monitoring.py"
+)
+checks = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(checks)
+globals().update({name: check for name, check in vars(checks).items() if name.startswith("test_")})
+
+INVENTORY = yaml.safe_load((REPO / "inventories" / "lab" / "hosts.yml").read_text())["all"]
+SCRAPE_JOBS = yaml.safe_load((REPO / "roles" / "prometheus" / "defaults" / "main.yml").read_text())[
+    "prometheus_scrape_jobs"
+]
+MONITORING_HOST = "mon1"
+
+
+def group_hosts(group: str) -> list[str]:
+    return list(INVENTORY["hosts"] if group == "all" else INVENTORY["children"][group]["hosts"])
+
+
+def refusals(*args: str) -> tuple[int, str]:
+    return playbook(*args, "--limit", MONITORING_HOST, "molecule/monitoring/refusals.yml", timeout=300)
+
+
+@pytest.fixture(scope="module")
+def tier():
+    targets = {(job["name"], host) for job in SCRAPE_JOBS for host in group_hosts(job["group"])}
+    # Each job's port on its hosts; a probe job's (the blackbox exporter's) on the monitoring host, which probes.
+    listening_ports = defaultdict(set)
+    for job in SCRAPE_JOBS:
+        for host in [MONITORING_HOST] if "probe" in job else group_hosts(job["group"]):
+            listening_ports[f"lab-{host}"].add(job["port"])
+    return SimpleNamespace(
+        name="lab-monitoring",
+        mon=testinfra.get_host(f"podman://lab-{MONITORING_HOST}"),
+        cache=testinfra.get_host("podman://lab-cache1"),
+        cache_instance="cache1",
+        targets=targets,
+        listening_ports={container: sorted(ports) for container, ports in listening_ports.items()},
+        runs_every_exporter=True,
+        refusals=refusals,
+    )
+
+
+@pytest.fixture(scope="module")
+def host(tier):
+    return tier.mon
