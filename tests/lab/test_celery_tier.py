@@ -16,15 +16,15 @@ from types import SimpleNamespace
 
 import pytest
 import testinfra
-from conftest import REPO, primary
+from conftest import primary
 from scenario_checks import LabInventory, scenario_checks, systemd_timespan
 
 SCENARIO_ONLY = ("test_a_task_past_its_time_limit_is_stopped_and_never_runs_again",)
 
-globals().update(scenario_checks(REPO / "molecule" / "celery" / "tests" / "test_celery.py", SCENARIO_ONLY))
+globals().update(scenario_checks("celery", SCENARIO_ONLY))
 
 INVENTORY = LabInventory()
-BEAT_HOST = next(name for name in INVENTORY.hosts("celery") if INVENTORY.variables(name, "celery")("celery_beat"))
+BEAT_HOST = next(name for name in INVENTORY.hosts("celery") if INVENTORY.variables(name, "celery")["celery_beat"])
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +38,10 @@ def tier() -> SimpleNamespace:
     return SimpleNamespace(
         database=testinfra.get_host(f"podman://lab-{primary()}"),
         hostname=BEAT_HOST,  # lab/lab.sh names each container's host after the inventory
-        queues=tuple(queue["name"] for queue in variables("celery_queues")),
-        db_password=variables("webstack_lab_shop_db_password"),
-        app_env=variables("celery_app_env"),
-        soft_time_limit=int(variables("celery_soft_time_limit_seconds")),
-        time_limit=int(variables("celery_longest_task_seconds")),
-        stop_timeout=systemd_timespan(int(variables("celery_stop_timeout"))),
+        queues=tuple(queue["name"] for queue in variables["celery_queues"]),
+        db_password=variables["webstack_lab_shop_db_password"],
+        app_env=variables["celery_app_env"],
+        soft_time_limit=int(variables["celery_soft_time_limit_seconds"]),
+        time_limit=int(variables["celery_longest_task_seconds"]),
+        stop_timeout=systemd_timespan(int(variables["celery_stop_timeout"])),
     )

@@ -14,13 +14,12 @@ from types import SimpleNamespace
 
 import pytest
 import testinfra
-from conftest import REPO
 from scenario_checks import LabInventory, scenario_checks, systemd_timespan
 
 SCENARIO_ONLY = ("test_releases_current_and_previous",)
 FIRST_SERVER_ONLY = ("test_restart_becomes_ready_again", "test_order_round_trip")
 
-globals().update(scenario_checks(REPO / "molecule" / "uvicorn" / "tests" / "test_uvicorn.py", SCENARIO_ONLY))
+globals().update(scenario_checks("uvicorn", SCENARIO_ONLY))
 
 INVENTORY = LabInventory()
 APP_SERVERS = INVENTORY.hosts("app")
@@ -51,7 +50,7 @@ def address(host: testinfra.host.Host) -> str:
 def tier(server: str) -> SimpleNamespace:
     variables = INVENTORY.variables(server, "uvicorn")
     return SimpleNamespace(
-        release=variables("uvicorn_app_version"),
-        db_password=variables("webstack_lab_shop_db_password"),
-        stop_timeout=systemd_timespan(int(variables("uvicorn_stop_timeout"))),
+        release=variables["uvicorn_app_version"],
+        db_password=variables["webstack_lab_shop_db_password"],
+        stop_timeout=systemd_timespan(int(variables["uvicorn_stop_timeout"])),
     )
