@@ -2,36 +2,35 @@
 
 `./dev test` runs them here, on the tier site.yml built, instead of converging the backup scenario's own
 instances a second time; `./dev molecule backup` still runs them on those instances while working on the role.
+
+Scenario-only: none.
 """
 
-import importlib.util
 from types import SimpleNamespace
 
 import pytest
 import testinfra
-import yaml
-from conftest import REPO, primary
+from conftest import primary
+from scenario_checks import LabInventory, scenario_checks
 
-SPEC = importlib.util.spec_from_file_location(
-    "backup_tier_checks", REPO / "molecule" / "backup" / "tests" / "test_backup_tier.py"
-)
-checks = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(checks)
-globals().update({name: check for name, check in vars(checks).items() if name.startswith("test_")})
+SCENARIO_ONLY = ()
 
+globals().update(scenario_checks("backup", SCENARIO_ONLY))
 
-def lab_vars(group):
-    return yaml.safe_load((REPO / "inventories" / "lab" / "group_vars" / f"{group}.yml").read_text())
+INVENTORY = LabInventory()
+OBJECT_STORE = INVENTORY.hosts("object_store")[0]
 
 
 @pytest.fixture(scope="module")
-def tier():
-    repository, store = lab_vars("backup_repository"), lab_vars("object_store")
+def tier() -> SimpleNamespace:
     current = primary()
+    standby = next(member for member in INVENTORY.hosts("backup") if member != current)
+    repository = INVENTORY.variables(current, "backup")
+    store = INVENTORY.variables(OBJECT_STORE, "object_store")
     return SimpleNamespace(
         primary=testinfra.get_host(f"podman://lab-{current}"),
-        standby=testinfra.get_host(f"podman://lab-{'db2' if current == 'db1' else 'db1'}"),
-        s3=testinfra.get_host("podman://lab-s3"),
+        standby=testinfra.get_host(f"podman://lab-{standby}"),
+        s3=testinfra.get_host(f"podman://lab-{OBJECT_STORE}"),
         stanza=repository["backup_stanza"],
         endpoint=repository["backup_s3_endpoint"],
         access_key=store["object_store_access_key"],
