@@ -17,16 +17,15 @@ Scenario-only, with the reason:
 - test_report_only_policy_with_its_report_endpoint: the lab's policy is enforcing, without a report address.
 """
 
-import importlib.util
 import json
 from types import SimpleNamespace
 
 import pytest
 import testinfra
-import yaml
-from conftest import REPO, playbook
+from conftest import playbook
+from scenario_checks import LabInventory, scenario_checks
 
-SCENARIO_ONLY = {
+SCENARIO_ONLY = (
     "test_the_app_gets_the_forwarded_headers",
     "test_http_redirects_an_alias_to_the_configured_name",
     "test_the_alias_is_served_over_https",
@@ -35,30 +34,13 @@ SCENARIO_ONLY = {
     "test_requests_in_progress_per_client_limited_with_retry_after",
     "test_api_rate_limited_with_retry_after",
     "test_report_only_policy_with_its_report_endpoint",
-}
-
-SPEC = importlib.util.spec_from_file_location("nginx_checks", REPO / "molecule" / "nginx" / "tests" / "test_nginx.py")
-checks = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(checks)
-unknown_checks = SCENARIO_ONLY - set(vars(checks))
-assert not unknown_checks, unknown_checks
-globals().update(
-    {name: check for name, check in vars(checks).items() if name.startswith("test_") and name not in SCENARIO_ONLY}
 )
 
-INVENTORY = yaml.safe_load((REPO / "inventories" / "lab" / "hosts.yml").read_text())["all"]["children"]
-LOAD_BALANCER = next(iter(INVENTORY["nginx"]["hosts"]))
-APP_SERVERS = list(INVENTORY["app"]["hosts"])
+globals().update(scenario_checks("nginx", SCENARIO_ONLY))
 
-
-def lab_settings():
-    """The nginx role's variables on the load balancer: the role's defaults under the lab's group_vars."""
-    defaults = yaml.safe_load((REPO / "roles" / "nginx" / "defaults" / "main.yml").read_text())
-    group_vars = REPO / "inventories" / "lab" / "group_vars"
-    settings = {**defaults, **yaml.safe_load((group_vars / "all.yml").read_text())}
-    if (group_vars / "nginx.yml").exists():
-        settings.update(yaml.safe_load((group_vars / "nginx.yml").read_text()))
-    return settings
+INVENTORY = LabInventory()
+LOAD_BALANCER = INVENTORY.hosts("nginx")[0]
+APP_SERVERS = INVENTORY.hosts("app")
 
 
 def run_role(extra_vars, *args):
@@ -79,12 +61,12 @@ def host():
 
 @pytest.fixture(scope="module")
 def site():
-    settings = lab_settings()
+    settings = INVENTORY.variables(LOAD_BALANCER, "nginx")
     # What the checks of the policy expect of the lab: enforcing as it is, no report address.
     assert not settings["nginx_content_security_policy_report_only"]
     assert not settings["nginx_content_security_policy_report_uri"]
     return SimpleNamespace(
-        name=settings["nginx_server_name"].replace("{{ inventory_hostname }}", LOAD_BALANCER),
+        name=settings["nginx_server_name"],
         aliases=settings["nginx_server_name_aliases"],
         app_names=APP_SERVERS,
         apps=[testinfra.get_host(f"podman://lab-{app}") for app in APP_SERVERS],
