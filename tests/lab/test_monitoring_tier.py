@@ -9,33 +9,26 @@ are served by cache1's textfile collector for that test only; the refusals run m
 on mon1 alone, in check mode. Every check runs here: the one alert wait, Redis stopped on cache1 until
 WebstackRedisDown fires and reaches Alertmanager, then cleared, takes about a minute at the lab's intervals and is
 the only one of the lab's that reads Alertmanager. tests/lab/test_monitoring.py keeps the lab's own fault tests.
+
+Scenario-only: none.
 """
 
-import importlib.util
 from collections import defaultdict
 from types import SimpleNamespace
 
 import pytest
 import testinfra
-import yaml
-from conftest import REPO, playbook
+from conftest import playbook
+from scenario_checks import LabInventory, scenario_checks
 
-SPEC = importlib.util.spec_from_file_location(
-    "monitoring_tier_checks", REPO / "molecule" / "monitoring" / "tests" / "test_monitoring.py"
-)
-checks = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(checks)
-globals().update({name: check for name, check in vars(checks).items() if name.startswith("test_")})
+SCENARIO_ONLY = ()
 
-INVENTORY = yaml.safe_load((REPO / "inventories" / "lab" / "hosts.yml").read_text())["all"]
-SCRAPE_JOBS = yaml.safe_load((REPO / "roles" / "prometheus" / "defaults" / "main.yml").read_text())[
-    "prometheus_scrape_jobs"
-]
-MONITORING_HOST = "mon1"
+globals().update(scenario_checks("monitoring", SCENARIO_ONLY))
 
-
-def group_hosts(group: str) -> list[str]:
-    return list(INVENTORY["hosts"] if group == "all" else INVENTORY["children"][group]["hosts"])
+INVENTORY = LabInventory()
+MONITORING_HOST = INVENTORY.hosts("monitoring")[0]
+REDIS_HOST = INVENTORY.hosts("redis")[0]
+SCRAPE_JOBS = INVENTORY.variables(MONITORING_HOST, "prometheus")["prometheus_scrape_jobs"]
 
 
 def refusals(*args: str) -> tuple[int, str]:
@@ -44,17 +37,17 @@ def refusals(*args: str) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def tier():
-    targets = {(job["name"], host) for job in SCRAPE_JOBS for host in group_hosts(job["group"])}
+    targets = {(job["name"], host) for job in SCRAPE_JOBS for host in INVENTORY.hosts(job["group"])}
     # Each job's port on its hosts; a probe job's (the blackbox exporter's) on the monitoring host, which probes.
     listening_ports = defaultdict(set)
     for job in SCRAPE_JOBS:
-        for host in [MONITORING_HOST] if "probe" in job else group_hosts(job["group"]):
+        for host in [MONITORING_HOST] if "probe" in job else INVENTORY.hosts(job["group"]):
             listening_ports[f"lab-{host}"].add(job["port"])
     return SimpleNamespace(
         name="lab-monitoring",
         mon=testinfra.get_host(f"podman://lab-{MONITORING_HOST}"),
-        cache=testinfra.get_host("podman://lab-cache1"),
-        cache_instance="cache1",
+        cache=testinfra.get_host(f"podman://lab-{REDIS_HOST}"),
+        cache_instance=REDIS_HOST,
         targets=targets,
         listening_ports={container: sorted(ports) for container, ports in listening_ports.items()},
         runs_every_exporter=True,
