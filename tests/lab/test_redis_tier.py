@@ -10,46 +10,35 @@ Scenario-only, as they would disturb the lab:
 - test_separate_cache_and_broker_instances_on_one_host: it splits the lab's Redis in two instances.
 """
 
-import importlib.util
 import json
-import sys
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import pytest
 import testinfra
-import yaml
 from conftest import REPO, playbook
+from scenario_checks import LabInventory, scenario_checks, scenario_module
 
-CHECKS = REPO / "molecule" / "redis" / "tests"
-SCENARIO_ONLY = {"test_celery_works_on_its_own_keys", "test_separate_cache_and_broker_instances_on_one_host"}
+SCENARIO_ONLY = ("test_celery_works_on_its_own_keys", "test_separate_cache_and_broker_instances_on_one_host")
 # Under the shop's keys (redis_app_keys ~shop:*), apart from the ones it uses; deleted after the module.
 CACHE_PREFIX = "shop:redis-tier-test:"
 
+# Importable: test_redis_instances imports its helpers from test_redis.
+globals().update(scenario_checks("redis", SCENARIO_ONLY, importable=True))
+redis_checks = scenario_module(REPO / "molecule" / "redis" / "tests" / "test_redis.py", importable=True)
 
-def load_checks(name: str) -> ModuleType:
-    # Under its own name: test_redis_instances imports its helpers from test_redis.
-    spec = importlib.util.spec_from_file_location(name, CHECKS / f"{name}.py")
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-redis_checks = load_checks("test_redis")
-for checks in (redis_checks, load_checks("test_redis_instances")):
-    globals().update(
-        {name: check for name, check in vars(checks).items() if name.startswith("test_") and name not in SCENARIO_ONLY}
-    )
+INVENTORY = LabInventory()
+REDIS_HOST = INVENTORY.hosts("redis")[0]
 
 
 def converge(extra_vars: dict) -> tuple[int, str]:
-    return playbook("tests/lab/redis.yml", "--limit", "cache1", "-e", json.dumps(extra_vars))
+    return playbook("tests/lab/redis.yml", "--limit", REDIS_HOST, "-e", json.dumps(extra_vars))
 
 
 @pytest.fixture(scope="module")
 def tier():
-    settings = yaml.safe_load((REPO / "inventories" / "lab" / "group_vars" / "all.yml").read_text())
+    settings = INVENTORY.variables(REDIS_HOST, "redis")
     tier = SimpleNamespace(
-        host=testinfra.get_host("podman://lab-cache1"),
+        host=testinfra.get_host(f"podman://lab-{REDIS_HOST}"),
         passwords={user: settings[f"redis_{user}_password"] for user in ("app", "celery", "admin")},
         # The exporter's user: a test that adds a user keeps it.
         extra_users=settings["redis_extra_users"],
