@@ -1,14 +1,8 @@
-"""After side_effect.yml switched db1 -> db2 -> db1 under load, the roles are back and everything streams."""
+"""After side_effect.yml switched db1 -> db2 -> db1 under load, the roles are back and everything streams.
 
-import testinfra
-
-DB1 = testinfra.get_host("podman://molecule-pg-db1")
-DB2 = testinfra.get_host("podman://molecule-pg-db2")
-APP = testinfra.get_host("podman://molecule-pg-app")
-SHOP_PASSWORD = "molecule-shop-secret-000"
-SWITCHOVER_PASSWORD = "molecule-switchover-secret"
-
-testinfra_hosts = ["podman://molecule-pg-app"]
+On the lab (tests/lab/test_postgresql_tier.py) the same checks, but the one on side_effect.yml's two promotions,
+look at the current primary and standby, whichever they are after the lab's own switchovers.
+"""
 
 
 def sql(host, query, database="postgres"):
@@ -19,42 +13,48 @@ def address(host):
     return host.interface("eth0").addresses[0]
 
 
-def test_db1_is_primary_again_after_two_promotions():
-    assert sql(DB1, "SELECT pg_is_in_recovery()") == "f"
-    timeline = int(sql(DB1, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"), 16)
+def test_db1_is_primary_again_after_two_promotions(tier):
+    assert sql(tier.primary, "SELECT pg_is_in_recovery()") == "f"
+    timeline = int(sql(tier.primary, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"), 16)
     assert timeline >= 3
 
 
-def test_db2_streams_from_db1_through_its_slot():
-    assert sql(DB2, "SELECT pg_is_in_recovery()") == "t"
-    assert sql(DB2, "SELECT status, sender_host, slot_name FROM pg_stat_wal_receiver") == (
-        f"streaming|{address(DB1)}|molecule_pg_db2"
+def test_the_standby_streams_from_the_primary_through_its_slot(tier):
+    assert sql(tier.standby, "SELECT pg_is_in_recovery()") == "t"
+    assert sql(tier.standby, "SELECT status, sender_host, slot_name FROM pg_stat_wal_receiver") == (
+        f"streaming|{address(tier.primary)}|{tier.standby_slot}"
     )
 
 
-def test_no_switchover_leftovers():
-    assert not APP.file("/etc/pgbouncer/pgbouncer.ini.next").exists
-    for host in (DB1, DB2):
+def test_no_switchover_leftovers(tier):
+    assert not tier.app.file("/etc/pgbouncer/pgbouncer.ini.next").exists
+    for host in (tier.primary, tier.standby):
         assert sql(host, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'webstack%'") == "0"
         assert sql(host, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'webstack%'") == "0"
 
 
-def test_pgbouncer_writes_to_db1_and_reads_from_db2():
+def test_pgbouncer_writes_to_the_primary_and_reads_from_the_standby(tier):
     def through_bouncer(database):
-        return APP.check_output(
-            f"PGPASSWORD={SHOP_PASSWORD} psql -XAtq -h 127.0.0.1 -p 6432 -U shop -d {database} "
+        return tier.app_client.check_output(
+            f"PGPASSWORD={tier.shop_password} psql -XAtq -h 127.0.0.1 -p 6432 -U shop -d {database} "
             '-c "SELECT inet_server_addr(), pg_is_in_recovery()"'
         )
 
-    assert through_bouncer("shop") == f"{address(DB1)}|f"
-    assert through_bouncer("shop_ro") == f"{address(DB2)}|t"
-    assert "Primary: molecule-pg-db1;" in APP.file("/etc/pgbouncer/pgbouncer.ini").content_string
+    assert through_bouncer("shop") == f"{address(tier.primary)}|f"
+    assert through_bouncer("shop_ro") == f"{address(tier.standby)}|t"
+    assert f"Primary: {tier.primary_name};" in tier.app.file("/etc/pgbouncer/pgbouncer.ini").content_string
 
 
-def test_switchover_role_logs_in_but_reads_nothing():
-    role = sql(DB1, "SELECT rolsuper, rolreplication, rolconnlimit FROM pg_roles WHERE rolname = 'switchover'")
-    assert role == "f|f|4"
-    login = f"PGPASSWORD={SWITCHOVER_PASSWORD} PGCONNECT_TIMEOUT=5 psql -XAtq -h {address(DB1)} -U switchover"
-    assert APP.check_output(f'{login} -d postgres -c "SELECT 1"') == "1"
-    denied = APP.run(f'{login} -d shop -c "SELECT count(*) FROM switchover_probe"')
+def test_switchover_role_logs_in_but_reads_nothing(tier):
+    role = sql(tier.primary, "SELECT rolsuper, rolreplication, rolconnlimit FROM pg_roles WHERE rolname = 'switchover'")
+    assert role == f"f|f|{tier.switchover_connection_limit}"
+    login = (
+        f"PGPASSWORD={tier.switchover_password} PGCONNECT_TIMEOUT=5 psql -XAtq -h {address(tier.primary)} -U switchover"
+    )
+    assert tier.app_client.check_output(f'{login} -d postgres -c "SELECT 1"') == "1"
+    # A table of the shop's (side_effect.yml's probe table in the scenario, the app's own on the lab).
+    shop_table = sql(
+        tier.primary, "SELECT tablename FROM pg_tables WHERE tableowner = 'shop' ORDER BY 1 LIMIT 1", "shop"
+    )
+    denied = tier.app_client.run(f'{login} -d shop -c "SELECT count(*) FROM {shop_table}"')
     assert denied.rc != 0 and "permission denied" in denied.stderr

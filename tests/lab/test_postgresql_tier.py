@@ -1,0 +1,97 @@
+"""The postgresql scenario's checks (molecule/postgresql/tests), run against the lab's data tier.
+
+`./dev test` runs them here, on the tier site.yml built, instead of converging the scenario's instances a second
+time; `./dev molecule postgresql` still runs them all on those instances while working on the role. The primary is
+whichever database host is not in recovery now; app1 is the PgBouncer host, cache1 a host pg_hba does not name.
+The lab's client hosts carry no PostgreSQL client: psql "from" app1 or cache1 is this machine's, run in the host's
+network (as side_effect.yml runs pgbench), so the server sees the host's address.
+
+Scenario-only:
+- test_db1_is_primary_again_after_two_promotions: what side_effect.yml's two promotions under pgbench left (db1
+  primary on timeline 3 or later); on the lab, the primary and its timeline are whatever earlier tests left.
+  side_effect.yml itself (the two switchovers under pgbench) is the scenario's; the lab switches over and back in
+  test_backup.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shlex
+from types import SimpleNamespace
+
+import pytest
+import testinfra
+import yaml
+from conftest import REPO, playbook, primary
+
+SCENARIO_TESTS = REPO / "molecule" / "postgresql" / "tests"
+SCENARIO_ONLY = {"test_db1_is_primary_again_after_two_promotions"}
+
+
+def scenario_checks(module_name: str) -> dict:
+    spec = importlib.util.spec_from_file_location(f"postgresql_{module_name}", SCENARIO_TESTS / f"{module_name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {name: check for name, check in vars(module).items() if name.startswith("test_")}
+
+
+CHECKS = {
+    name: check
+    for module_name in ("test_data_tier", "test_slots", "test_switchover")
+    for name, check in scenario_checks(module_name).items()
+}
+assert CHECKS.keys() >= SCENARIO_ONLY, f"not in the scenario any more: {SCENARIO_ONLY - CHECKS.keys()}"
+globals().update({name: check for name, check in CHECKS.items() if name not in SCENARIO_ONLY})
+
+
+class InNetworkOf:
+    """Commands run here in a lab host's network namespace: the part of a testinfra host the psql checks use."""
+
+    def __init__(self, host: str):
+        self.container = f"lab-{host}"
+        self.controller = testinfra.get_host("local://")
+
+    def run(self, command: str):
+        pid = self.controller.check_output(f"podman inspect --format '{{{{.State.Pid}}}}' {self.container}")
+        return self.controller.run(f"nsenter -t {pid} -n sh -c {shlex.quote(command)}")
+
+    def check_output(self, command: str) -> str:
+        result = self.run(command)
+        assert result.rc == 0, f"{self.container}: {command}: {result.stderr}"
+        return result.stdout.rstrip("\r\n")
+
+
+def run_the_role(extra_vars: dict | None = None) -> tuple[int, str]:
+    """site.yml's PostgreSQL role on the two members, its packages left alone; return (rc, output)."""
+    return playbook(
+        "playbooks/site.yml",
+        *("--limit", "postgres", "--tags", "postgresql_configure", "-e", json.dumps(extra_vars or {})),
+    )
+
+
+def lab_inventory(path: str) -> dict:
+    return yaml.safe_load((REPO / "inventories" / "lab" / path).read_text())
+
+
+@pytest.fixture(scope="module")
+def tier():
+    lab_vars, inventory = lab_inventory("group_vars/all.yml"), lab_inventory("hosts.yml")
+    current = primary()
+    standby = "db2" if current == "db1" else "db1"
+    return SimpleNamespace(
+        primary=testinfra.get_host(f"podman://lab-{current}"),
+        standby=testinfra.get_host(f"podman://lab-{standby}"),
+        app=testinfra.get_host("podman://lab-app1"),
+        app_client=InNetworkOf("app1"),
+        stranger=InNetworkOf("cache1"),
+        primary_name=current,
+        # A member's slot is its inventory name, made a valid slot name: the lab's names already are.
+        standby_slot=standby,
+        member_slots=["db1", "db2"],
+        shop_password=lab_vars["webstack_lab_shop_db_password"],
+        switchover_password=lab_vars["postgresql_switchover_password"],
+        # One connection for each PgBouncer host, and three to spare.
+        switchover_connection_limit=len(inventory["all"]["children"]["pgbouncer"]["hosts"]) + 3,
+        run_the_role=run_the_role,
+    )
