@@ -15,34 +15,20 @@ Scenario-only:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
 from types import SimpleNamespace
 
 import pytest
 import testinfra
-import yaml
-from conftest import REPO, playbook, primary
+from conftest import playbook, primary
+from scenario_checks import LabInventory, scenario_checks
 
-SCENARIO_TESTS = REPO / "molecule" / "postgresql" / "tests"
-SCENARIO_ONLY = {"test_db1_is_primary_again_after_two_promotions"}
+SCENARIO_ONLY = ("test_db1_is_primary_again_after_two_promotions",)
 
+globals().update(scenario_checks("postgresql", SCENARIO_ONLY))
 
-def scenario_checks(module_name: str) -> dict:
-    spec = importlib.util.spec_from_file_location(f"postgresql_{module_name}", SCENARIO_TESTS / f"{module_name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {name: check for name, check in vars(module).items() if name.startswith("test_")}
-
-
-CHECKS = {
-    name: check
-    for module_name in ("test_data_tier", "test_slots", "test_switchover")
-    for name, check in scenario_checks(module_name).items()
-}
-assert CHECKS.keys() >= SCENARIO_ONLY, f"not in the scenario any more: {SCENARIO_ONLY - CHECKS.keys()}"
-globals().update({name: check for name, check in CHECKS.items() if name not in SCENARIO_ONLY})
+INVENTORY = LabInventory()
 
 
 class InNetworkOf:
@@ -70,15 +56,12 @@ def run_the_role(extra_vars: dict | None = None) -> tuple[int, str]:
     )
 
 
-def lab_inventory(path: str) -> dict:
-    return yaml.safe_load((REPO / "inventories" / "lab" / path).read_text())
-
-
 @pytest.fixture(scope="module")
 def tier():
-    lab_vars, inventory = lab_inventory("group_vars/all.yml"), lab_inventory("hosts.yml")
+    members = INVENTORY.hosts("postgres")
     current = primary()
-    standby = "db2" if current == "db1" else "db1"
+    standby = next(member for member in members if member != current)
+    variables = INVENTORY.variables(current, "postgresql")
     return SimpleNamespace(
         primary=testinfra.get_host(f"podman://lab-{current}"),
         standby=testinfra.get_host(f"podman://lab-{standby}"),
@@ -88,10 +71,10 @@ def tier():
         primary_name=current,
         # A member's slot is its inventory name, made a valid slot name: the lab's names already are.
         standby_slot=standby,
-        member_slots=["db1", "db2"],
-        shop_password=lab_vars["webstack_lab_shop_db_password"],
-        switchover_password=lab_vars["postgresql_switchover_password"],
+        member_slots=members,
+        shop_password=variables["webstack_lab_shop_db_password"],
+        switchover_password=variables["postgresql_switchover_password"],
         # One connection for each PgBouncer host, and three to spare.
-        switchover_connection_limit=len(inventory["all"]["children"]["pgbouncer"]["hosts"]) + 3,
+        switchover_connection_limit=len(INVENTORY.hosts("pgbouncer")) + 3,
         run_the_role=run_the_role,
     )
