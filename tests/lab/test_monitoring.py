@@ -5,12 +5,14 @@ for the alert to clear. The waits follow inventories/lab/group_vars/monitoring.y
 """
 
 import json
+import re
 import shlex
 import time
 from urllib.parse import quote
 
 import pytest
-from conftest import on_host, primary
+import yaml
+from conftest import REPO, on_host, primary
 
 BUILD_REPORT = (
     "systemd-run --wait --pipe --quiet --collect -p User=shop -p Group=shop "
@@ -64,15 +66,30 @@ def test_every_target_is_up():
     print({f"{s['metric']['job']}/{s['metric']['instance']}": s["value"][1] for s in samples})
 
 
-def test_the_platform_console_page_shows_every_tier():
+def console_sections():
+    """The platform console page on mon1, by section (its <h2> ids)."""
     page = on_host("mon1", "curl -fsS http://$(hostname -I | cut -d' ' -f1):9090/consoles/webstack.html")
     assert "error executing template" not in page and "<no value>" not in page
-    sections = dict(part.split('">', 1) for part in page.split('<h2 id="')[1:])
+    return dict(part.split('">', 1) for part in page.split('<h2 id="')[1:])
+
+
+def test_the_platform_console_page_shows_every_tier():
+    sections = console_sections()
     tiers = {"alerts", "targets", "web", "postgresql", "backups", "pgbouncer", "redis", "celery", "hosts"}
     assert set(sections) == tiers
     scraped = {"web": ["lb1"], "postgresql": ["db1", "db2"], "pgbouncer": ["app1"], "redis": ["cache1"]}
     for tier, hosts in scraped.items():
         assert all(f"<td>{host}</td>" in sections[tier] for host in hosts), sections[tier]
+
+
+def test_the_console_page_shows_each_app_servers_unit_active():
+    inventory = REPO / "inventories" / "lab"
+    app_servers = yaml.safe_load((inventory / "hosts.yml").read_text())["all"]["children"]["app"]["hosts"]
+    unit = yaml.safe_load((inventory / "group_vars" / "all.yml").read_text())["uvicorn_app_name"] + ".service"
+    table = console_sections()["web"].split("<th>app server unit (upstream)</th>", 1)[1].split("</table>", 1)[0]
+    # Each row: the unit, its host, and its active state as the node exporter exports it (a link to its graph).
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>\s*<a [^>]*>([^<]*)</a>", table)
+    assert sorted(rows) == [(unit, host, "1") for host in sorted(app_servers)], rows
 
 
 def test_stopping_the_standby_fires_standby_not_streaming():
