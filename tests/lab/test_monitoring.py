@@ -6,11 +6,13 @@ for the alert to clear. The waits follow inventories/lab/group_vars/monitoring.y
 """
 
 import json
+import re
 import shlex
 import time
 
 import pytest
 from conftest import on_host, primary
+from scenario_checks import LabInventory
 
 BUILD_REPORT = (
     "systemd-run --wait --pipe --quiet --collect -p User=shop -p Group=shop "
@@ -47,6 +49,23 @@ def wait_for(what, check, timeout, step=5):
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not within {timeout} s")
         time.sleep(step)
+
+
+def console_sections():
+    """The platform console page on mon1, by section (its <h2> ids)."""
+    page = on_host("mon1", "curl -fsS http://$(hostname -I | cut -d' ' -f1):9090/consoles/webstack.html")
+    assert "error executing template" not in page and "<no value>" not in page
+    return dict(part.split('">', 1) for part in page.split('<h2 id="')[1:])
+
+
+def test_the_console_page_shows_each_app_servers_unit_active():
+    inventory = LabInventory()
+    app_servers = inventory.hosts("app")
+    unit = inventory.variables(app_servers[0], "uvicorn")["uvicorn_app_name"] + ".service"
+    table = console_sections()["web"].split("<th>app server unit (upstream)</th>", 1)[1].split("</table>", 1)[0]
+    # Each row: the unit, its host, and its active state as the node exporter exports it (a link to its graph).
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>\s*<a [^>]*>([^<]*)</a>", table)
+    assert sorted(rows) == [(unit, host, "1") for host in sorted(app_servers)], rows
 
 
 def test_stopping_the_standby_fires_standby_not_streaming():

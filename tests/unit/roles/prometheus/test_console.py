@@ -42,14 +42,24 @@ def metric_names(expr: str) -> set[str]:
     return names
 
 
-def rendered_page() -> str:
-    """webstack.html.j2 rendered as the role does ([[ ]] variables) with the role's defaults."""
+# An inventory like the lab's: two app servers running the app `shop`, and a host of the group without it.
+GROUPS = {"all": ["app1", "app2", "app3", "mon1"], "app": ["app1", "app2", "app3"], "monitoring": ["mon1"]}
+HOSTVARS = {"app1": {"uvicorn_app_name": "shop"}, "app2": {"uvicorn_app_name": "shop"}, "app3": {}, "mon1": {}}
+
+
+def rendered_page(groups=GROUPS, hostvars=HOSTVARS, **overrides) -> str:
+    """webstack.html.j2 rendered as the role does ([[ ]] variables) with the role's defaults, for an inventory."""
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     env = jinja2.Environment(
-        variable_start_string="[[", variable_end_string="]]", undefined=jinja2.StrictUndefined, autoescape=False
+        variable_start_string="[[",
+        variable_end_string="]]",
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,  # as Ansible's template module
     )
     template = env.from_string((ROLE / "templates" / "webstack.html.j2").read_text())
-    return template.render(**defaults, ansible_managed="Ansible managed")
+    variables = {**defaults, **overrides}
+    return template.render(**variables, groups=groups, hostvars=hostvars, ansible_managed="Ansible managed")
 
 
 def page_queries(page: str) -> list[str]:
@@ -167,3 +177,39 @@ def test_each_tier_shows_its_key_series(tier, metrics):
     (section,) = [s for s in sections if s.startswith(f'{tier}"')]
     queried = set().union(*(metric_names(q) for q in page_queries(section)))
     assert metrics <= queried, metrics - queried
+
+
+def uvicorn_unit(app_name: str) -> str:
+    """The unit the uvicorn role runs the app as (its _uvicorn_unit)."""
+    template = yaml.safe_load((ROOT / "roles" / "uvicorn" / "vars" / "main.yml").read_text())["_uvicorn_unit"]
+    return jinja2.Template(template).render(uvicorn_app_name=app_name)
+
+
+def app_server_rows(page: str) -> list[tuple[str, str, str]]:
+    """(unit, host, query) of each row of the web section's app server table."""
+    (table,) = re.findall(r"<th>app server unit \(upstream\)</th>.*?</table>", page, re.DOTALL)
+    return re.findall(
+        r'<tr><td>([^<]*)</td><td>([^<]*)</td><td>\{\{ template "prom_query_drilldown" \(args "([^"]*)"', table
+    )
+
+
+def test_the_app_server_table_has_a_row_for_each_app_server_with_its_own_unit():
+    unit = uvicorn_unit("shop")
+    assert app_server_rows(rendered_page()) == [
+        (unit, host, f"node_systemd_unit_state{{instance='{host}',name='{unit}',state='active'}}")
+        for host in ["app1", "app2"]
+    ]
+
+
+def test_the_app_server_table_follows_the_group_and_each_hosts_app():
+    groups = {"all": ["web1", "app1"], "frontends": ["web1"], "app": ["app1"]}
+    hostvars = {"web1": {"uvicorn_app_name": "store"}, "app1": {"uvicorn_app_name": "shop"}}
+    rows = app_server_rows(rendered_page(groups, hostvars, prometheus_app_group="frontends"))
+    assert [(unit, host) for unit, host, _query in rows] == [(uvicorn_unit("store"), "web1")]
+
+
+@pytest.mark.parametrize("groups", [{"all": ["mon1"]}, {"all": ["app1"], "app": ["app1"]}], ids=["no group", "no app"])
+def test_without_app_servers_the_table_says_so(groups):
+    page = rendered_page(groups, {"mon1": {}, "app1": {}})
+    assert app_server_rows(page) == []
+    assert "no app server in the inventory (group app, with uvicorn_app_name)" in page
