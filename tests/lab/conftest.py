@@ -4,9 +4,12 @@ import json
 import os
 import shlex
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,3 +76,74 @@ print(sum(row[names.index("paused")] for row in cursor.fetchall()))
 def pools_paused(host="app1"):
     """Whether any database of the PgBouncer on the host is paused."""
     return on_host(host, PAUSED_CHECK) != "0"
+
+
+# Writers on app1, through its PgBouncer, until a stop file appears; then the committed and failed counts.
+WRITER = """
+import os, sys, threading, psycopg2
+
+STOP = "/run/webstack-switchover-writes.stop"
+counts = []
+
+def write(client):
+    done = counts[client]
+    connection = None
+    while not os.path.exists(STOP):
+        try:
+            if connection is None:
+                connection = psycopg2.connect(host="127.0.0.1", port=6432, dbname="shop", user="shop",
+                                              password=os.environ["PGPASSWORD"], connect_timeout=30)
+                connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("INSERT INTO switchover_writes (client) VALUES (%s)", (client,))
+            done["committed"] += 1
+        except psycopg2.Error as error:
+            done["failed"] += 1
+            print(f"client {client}: {error}".strip(), file=sys.stderr)
+            connection = None
+
+for client in range(4):
+    counts.append({"committed": 0, "failed": 0})
+threads = [threading.Thread(target=write, args=(client,)) for client in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(sum(c["committed"] for c in counts), sum(c["failed"] for c in counts))
+"""
+
+
+def shop_sql(host, query):
+    """One statement in the shop database, as the postgres user on a database host; its rows, unaligned."""
+    return on_host(host, f"runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d shop -c {shlex.quote(query)}")
+
+
+@contextmanager
+def writes_through_pgbouncer():
+    """4 writers inserting a row each time through app1's PgBouncer while the block runs; then how many inserts were
+    acknowledged (committed), how many failed (with their errors) and how many rows the primary holds (rows)."""
+    password = yaml.safe_load((REPO / "inventories" / "lab" / "group_vars" / "all.yml").read_text())[
+        "webstack_lab_shop_db_password"
+    ]
+    shop_sql(
+        primary(),
+        "CREATE TABLE switchover_writes (id bigserial PRIMARY KEY, client int NOT NULL); "
+        "ALTER TABLE switchover_writes OWNER TO shop",
+    )
+    writers = subprocess.Popen(
+        ["podman", "exec", "-i", "-e", f"PGPASSWORD={password}", "lab-app1", "python3", "-c", WRITER],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    result = SimpleNamespace(committed=0, failed=0, rows=0, errors="")
+    try:
+        yield result
+    finally:
+        on_host("app1", "touch /run/webstack-switchover-writes.stop")
+        out, result.errors = writers.communicate(timeout=120)
+        on_host("app1", "rm -f /run/webstack-switchover-writes.stop")
+        if len(out.split()) == 2:
+            result.committed, result.failed = map(int, out.split())
+        result.rows = int(shop_sql(primary(), "SELECT count(*) FROM switchover_writes"))
+        shop_sql(primary(), "DROP TABLE switchover_writes")

@@ -7,7 +7,7 @@ cluster serving; the scratch host drill1 is overwritten by every restore.
 import subprocess
 import time
 
-from conftest import on_host, playbook, primary, psql
+from conftest import on_host, playbook, primary, psql, writes_through_pgbouncer
 
 TABLE = "webstack_pitr_probe"
 RESTORE_COMMAND_IN_AUTO_CONF = (
@@ -104,24 +104,29 @@ def test_a_wrong_store_key_is_refused_before_it_replaces_the_working_configurati
     assert rc == 0, out[-3000:]
 
 
-def test_after_a_switchover_the_new_primary_archives_and_the_timer_backup_runs_there_only():
-    old = primary()
-    rc, out = playbook("playbooks/switchover.yml")
-    assert rc == 0, out[-3000:]
-    assert "Check that its WAL reaches the repository" in out
-    new = primary()
-    assert new != old
-    # The promotion set restore_command aside (no archive lookups inside the pause) and put it back.
-    for host in (old, new):
-        assert "archive-get" in psql(host, "SHOW restore_command")
-        assert psql(host, RESTORE_COMMAND_IN_AUTO_CONF) == "0"
-    labels = backup_labels(new)
-    # The timers' own unit, on both members: the standby's exits 0 without backing up.
-    on_host(old, "systemctl start webstack-backup@incr.service")
-    assert backup_labels(new) == labels
-    on_host(new, "systemctl start webstack-backup@incr.service")
-    assert len(backup_labels(new).split()) == len(labels.split()) + 1
-    archived(new)
-    rc, out = playbook("playbooks/switchover.yml")
-    assert rc == 0, out[-3000:]
-    assert primary() == old
+def test_a_switchover_there_and_back_under_writes_fails_none_loses_none_and_the_new_primary_archives_and_backs_up():
+    # Writers through app1's PgBouncer all along, as the postgresql scenario's side effect does on its instances.
+    with writes_through_pgbouncer() as writes:
+        old = primary()
+        rc, out = playbook("playbooks/switchover.yml")
+        assert rc == 0, out[-3000:]
+        assert "Check that its WAL reaches the repository" in out
+        new = primary()
+        assert new != old
+        # The promotion set restore_command aside (no archive lookups inside the pause) and put it back.
+        for host in (old, new):
+            assert "archive-get" in psql(host, "SHOW restore_command")
+            assert psql(host, RESTORE_COMMAND_IN_AUTO_CONF) == "0"
+        labels = backup_labels(new)
+        # The timers' own unit, on both members: the standby's exits 0 without backing up.
+        on_host(old, "systemctl start webstack-backup@incr.service")
+        assert backup_labels(new) == labels
+        on_host(new, "systemctl start webstack-backup@incr.service")
+        assert len(backup_labels(new).split()) == len(labels.split()) + 1
+        archived(new)
+        rc, out = playbook("playbooks/switchover.yml")
+        assert rc == 0, out[-3000:]
+        assert primary() == old
+    assert writes.failed == 0, writes.errors[-3000:]
+    assert writes.committed > 100, "the writers barely wrote"
+    assert writes.rows == writes.committed
