@@ -47,8 +47,9 @@ GROUPS = {"all": ["app1", "app2", "app3", "mon1"], "app": ["app1", "app2", "app3
 HOSTVARS = {"app1": {"uvicorn_app_name": "shop"}, "app2": {"uvicorn_app_name": "shop"}, "app3": {}, "mon1": {}}
 
 
-def rendered_page(groups=GROUPS, hostvars=HOSTVARS, **overrides) -> str:
-    """webstack.html.j2 rendered as the role does ([[ ]] variables) with the role's defaults, for an inventory."""
+def rendered_page(groups: dict | None = None, hostvars: dict | None = None, **overrides) -> str:
+    """webstack.html.j2 rendered as the role does ([[ ]] variables) with the role's defaults, for an inventory
+    (GROUPS and HOSTVARS unless given)."""
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     env = jinja2.Environment(
         variable_start_string="[[",
@@ -59,7 +60,9 @@ def rendered_page(groups=GROUPS, hostvars=HOSTVARS, **overrides) -> str:
     )
     template = env.from_string((ROLE / "templates" / "webstack.html.j2").read_text())
     variables = {**defaults, **overrides}
-    return template.render(**variables, groups=groups, hostvars=hostvars, ansible_managed="Ansible managed")
+    return template.render(
+        **variables, groups=groups or GROUPS, hostvars=hostvars or HOSTVARS, ansible_managed="Ansible managed"
+    )
 
 
 def page_queries(page: str) -> list[str]:
