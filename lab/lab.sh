@@ -223,13 +223,21 @@ cmd_up() {
   say "all hosts up on $NETWORK ($SUBNET) from $image"
 }
 
-cmd_down() {
+remove_lab_containers() {
   local containers
   containers=$(podman ps -aq --filter "label=$LABEL")
   [[ -z $containers ]] || podman rm -f $containers >/dev/null
+}
+
+cmd_down() {
+  # A container's /dev/shm can still be busy for a moment after it stops ("device or resource busy"): once more.
+  remove_lab_containers || { sleep 2 && remove_lab_containers; }
   if podman network exists "$NETWORK"; then
     podman network rm -f "$NETWORK" >/dev/null
   fi
+  # CNI's host-local address store outlives the network when a container went without its CNI teardown (its
+  # processes killed): the next `lab up` would find every lab address taken. No container is left to own one.
+  rm -rf "/var/lib/cni/networks/$NETWORK"
   if [[ ${1:-} == --image ]]; then
     podman images -q --filter "reference=$IMAGE" | sort -u | xargs -r podman rmi -f >/dev/null
   fi
