@@ -153,7 +153,15 @@ ensure_network() {
 container_spec() {
   local host=$1 address=$2 image=$3
   echo "--name lab-$host --hostname $host --network $NETWORK --ip $address --no-hosts" \
-    "--systemd=always --restart=always --label $LABEL $image /sbin/init"
+    "--systemd=always --restart=always --label $LABEL $(unified_cgroup_volume) $image /sbin/init"
+}
+
+# On a host with cgroup v1 (hybrid), podman gives a container only the v1 hierarchies, where systemd never hears
+# that a unit's cgroup emptied: every stop of a unit that leaves a process behind (uvicorn's multiprocessing
+# resource tracker) waited out TimeoutStopSec and ended "failed". The host's v2 hierarchy, where systemd
+# tracks processes in hybrid mode, gives it that notice; a v2-only host needs nothing.
+unified_cgroup_volume() {
+  if mountpoint -q /sys/fs/cgroup/unified; then echo "--volume /sys/fs/cgroup/unified:/sys/fs/cgroup/unified:rw"; fi
 }
 
 ensure_host() {
