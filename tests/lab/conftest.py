@@ -2,8 +2,11 @@
 
 import json
 import os
+import re
 import shlex
+import shutil
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,13 +33,29 @@ def lab():
         pytest.skip("the lab is not up: run ./dev lab first")
 
 
+# Every playbook a test runs, its whole output (the task profile at its end): where the lab tests spend their time.
+PLAYBOOK_LOGS = REPO / ".cache" / "logs" / "lab-playbooks"
+
+
+def pytest_sessionstart():
+    shutil.rmtree(PLAYBOOK_LOGS, ignore_errors=True)
+    PLAYBOOK_LOGS.mkdir(parents=True)
+
+
 def playbook(*args, timeout=900):
     """Run ansible-playbook from the repository with its configuration; return (rc, output)."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "lab" / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
+    started = time.monotonic()
     result = subprocess.run(
         ["ansible-playbook", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-    return result.returncode, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    seconds = time.monotonic() - started
+    test = os.environ.get("PYTEST_CURRENT_TEST", "outside-a-test").split(" ")[0].rsplit("/", 1)[-1]
+    with (PLAYBOOK_LOGS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', test)}.log").open("a") as log:
+        log.write(f"$ ansible-playbook {shlex.join(args)}\n# rc {result.returncode} in {seconds:.1f} s\n")
+        log.write(output + "\n")
+    return result.returncode, output
 
 
 def on_host(host, command):
