@@ -75,7 +75,7 @@ def test_a_release_that_never_gets_ready_is_rolled_back_and_stops_the_rollout(tm
     rc, out = playbook(
         "playbooks/deploy.yml",
         "-e",
-        "deploy_version=1.0.99 uvicorn_ready_retries=15 uvicorn_ready_delay=1",
+        "deploy_version=1.0.99 uvicorn_ready_retries=6 uvicorn_ready_delay=1",
         "-e",
         wheelhouse,
     )
@@ -99,7 +99,7 @@ def test_workers_that_never_get_ready_are_rolled_back(tmp_path):
         "--limit",
         "worker1",
         "-e",
-        "deploy_version=1.0.98 celery_ready_retries=10 celery_ready_delay=1",
+        "deploy_version=1.0.98 celery_ready_retries=6 celery_ready_delay=1",
         "-e",
         wheelhouse,
     )
