@@ -226,6 +226,26 @@ undo_created() {
 
 hosts() { "$PYTHON" "$ROOT/lab/labinfo.py" hosts "$INVENTORY" "$SUBNET"; }
 
+# A container whose processes were killed (by the end of a session, say) goes without its CNI teardown: its
+# network namespace stays, with the host's address and MAC, and its end of the veth stays on the lab's bridge.
+# When the host is started or made again, the bridge sends part of its traffic to that dead namespace, which
+# answers with resets ("connection refused" from a host that listens). No process runs in such a namespace:
+# remove every one that still holds an address of the lab.
+release_stale_addresses() {
+  local ns address lab_addresses
+  lab_addresses=$(hosts | awk '{print $2}')
+  while read -r ns _; do
+    [[ -z $(ip netns pids "$ns" 2>/dev/null) ]] || continue
+    for address in $(ip -n "$ns" -4 -o addr show 2>/dev/null | awk '{sub("/.*", "", $4); print $4}'); do
+      if grep -qxF "$address" <<<"$lab_addresses"; then
+        say "removing the network namespace $ns of a container gone without its teardown (it held $address)"
+        ip netns delete "$ns"
+        break
+      fi
+    done
+  done < <(ip netns list)
+}
+
 cmd_up() {
   local image host address
   trap 'status=$?; [[ $status -eq 0 ]] || undo_created' EXIT
@@ -234,6 +254,7 @@ cmd_up() {
   while read -r host address; do
     ensure_host "$host" "$address" "$image"
   done < <(hosts)
+  release_stale_addresses
   while read -r host _; do
     wait_booted "$host"
   done < <(hosts)
@@ -256,6 +277,7 @@ cmd_down() {
   # CNI's host-local address store outlives the network when a container went without its CNI teardown (its
   # processes killed): the next `lab up` would find every lab address taken. No container is left to own one.
   rm -rf "/var/lib/cni/networks/$NETWORK"
+  release_stale_addresses
   if [[ ${1:-} == --image ]]; then
     podman images -q --filter "reference=$IMAGE" | sort -u | xargs -r podman rmi -f >/dev/null
   fi
@@ -277,6 +299,7 @@ cmd_recreate() {
     if [[ $host == "$wanted" ]]; then
       podman rm -f "lab-$host" >/dev/null 2>&1 || true
       ensure_host "$host" "$address" "$image"
+      release_stale_addresses
       wait_booted "$host"
       say "$host recreated"
     fi
