@@ -1,7 +1,7 @@
 """patch.yml on the lab with a local apt repository of our own (tests/lab/aptrepo.py): an upgrade that asks for
 a reboot reboots exactly the hosts that need it (not a single-instance host); a service the upgrade breaks stops
-the run with that app server drained and the next one untouched; the pre-checks refuse a stale backup and a
-lagging standby before anything changes.
+the run with that app server drained and the hosts after it untouched, and the run resumed as its report says skips
+the hosts already patched; the pre-checks refuse a stale backup and a lagging standby before anything changes.
 
 The failed requests and transactions while the whole lab is patched under load are measured by
 tests/benchmarks/patch_under_load.py, not asserted here.
@@ -110,30 +110,49 @@ def test_an_upgrade_that_asks_for_a_reboot_reboots_exactly_the_hosts_that_need_i
     assert {"name": aptrepo.PATCHDEMO, "old": "1.0", "new": "1.1"} in report["app2"]["packages"]
 
 
-def test_a_failing_health_check_stops_the_run_with_the_host_drained_and_the_rest_untouched(repo):
-    repo("app1", aptrepo.PATCHDEMO)
-    repo("app2", aptrepo.PATCHDEMO)
-    on_host("app1", "mkdir -p /etc/webstack-patchdemo && touch /etc/webstack-patchdemo/broken")
+def test_a_failing_health_check_stops_the_run_and_the_resumed_run_skips_the_hosts_it_patched(repo):
+    # In patch.yml's order: app1 is patched, app2's upgrade breaks its service, drill1 (after the app servers) waits.
+    for host in ("app1", "app2", "drill1"):
+        repo(host, aptrepo.PATCHDEMO)
+    run_current_code("drill1")
+    on_host("app2", "mkdir -p /etc/webstack-patchdemo && touch /etc/webstack-patchdemo/broken")
+    limit = ("--limit", "app1,app2,drill1")
     try:
-        rc, out = playbook("playbooks/patch.yml", "--limit", "app1,app2", "-e", PACKAGES)
+        rc, out = playbook("playbooks/patch.yml", *limit, "-e", PACKAGES)
 
         assert rc != 0
-        assert "Patching stopped at app1" in out
-        assert upstream() == "app1 drained\napp2 active"
-        assert version_of("app2", aptrepo.PATCHDEMO) == "1.0"
-        assert on_host("app2", "cat /run/webstack-patchdemo.version") == "1.0"
+        assert "Patching stopped at app2" in out
+        assert upstream() == "app1 active\napp2 drained"
+        assert on_host("app1", "cat /run/webstack-patchdemo.version") == "1.1"
+        assert version_of("drill1", aptrepo.PATCHDEMO) == "1.0"
+        assert on_host("drill1", "cat /run/webstack-patchdemo.version") == "1.0"
         report = report_of(out)
-        assert report["stopped_at"] == "app1"
-        assert report["resume"] == {"patch_done_hosts": []}
+        assert report["stopped_at"] == "app2"
+        assert report["resume"] == {"patch_done_hosts": ["app1"]}
         rows = {row["host"]: row for row in report["hosts"]}
-        assert rows["app1"]["status"] == "failed" and "webstack-patchdemo.service" in rows["app1"]["reason"]
-        assert rows["app2"]["status"] == "left out"
+        assert rows["app1"]["status"] == "patched"
+        assert rows["app2"]["status"] == "failed" and "webstack-patchdemo.service" in rows["app2"]["reason"]
+        assert rows["drill1"]["status"] == "left out"
 
-        # A second run refuses while app1 is still drained.
-        rc, out = playbook("playbooks/patch.yml", "--limit", "app1,app2,lb1", "-e", PACKAGES)
-        assert rc != 0 and "app1 is drained in the load balancer lb1" in out
+        # A second run refuses while app2 is still drained.
+        rc, out = playbook("playbooks/patch.yml", "--limit", "app1,app2,drill1,lb1", "-e", PACKAGES)
+        assert rc != 0 and "app2 is drained in the load balancer lb1" in out
+
+        # The operator mends app2 and puts it back, then resumes as the report says: app1 is not touched again.
+        on_host("app2", "rm /etc/webstack-patchdemo/broken && systemctl restart webstack-patchdemo")
+        on_host("lb1", "webstack-upstream active app2 >/dev/null")
+        app1_service = started_at("app1", "webstack-patchdemo.service")
+        rc, out = playbook("playbooks/patch.yml", *limit, "-e", PACKAGES, "-e", json.dumps(report["resume"]))
+
+        assert rc == 0, out[-4000:]
+        assert started_at("app1", "webstack-patchdemo.service") == app1_service
+        assert on_host("drill1", "cat /run/webstack-patchdemo.version") == "1.1"
+        rows = {row["host"]: row for row in report_of(out)["hosts"]}
+        assert rows["app1"]["status"] == "skipped"
+        assert rows["app2"]["status"] == "up to date" and rows["drill1"]["status"] == "patched"
+        assert upstream() == "app1 active\napp2 active"
     finally:
-        on_host("lb1", "webstack-upstream active app1 >/dev/null")
+        on_host("lb1", "webstack-upstream active app2 >/dev/null")
     assert upstream() == "app1 active\napp2 active"
 
 
