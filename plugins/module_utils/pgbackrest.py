@@ -12,6 +12,12 @@ STATUS_OK, STATUS_NO_BACKUP = 0, 2
 
 WAL_SEGMENT_SIZE = 16 * 1024 * 1024
 
+# `pgbackrest info` against a store it cannot reach (2.45, measured): the socket connect, the TLS open and the HTTP
+# request each retry until io-timeout has passed, then once more, nested. A refused connection or a store that
+# accepts and never answers costs 4 x io-timeout, one that drops connection attempts (a black hole) 8 x. Neither
+# protocol-timeout (info starts no other process) nor db-timeout (not an info option) bounds it.
+INFO_IO_TIMEOUT_ROUNDS = 8
+
 # pg_stat_archiver and the server's WAL position: what freshness() reads (pgbackrest_info and the backup role's
 # webstack_backup_metrics.py both run it).
 ARCHIVER_SQL = """
@@ -30,6 +36,11 @@ def load_info(text):
     if not isinstance(data, list):
         raise ValueError("pgbackrest info did not print a JSON list")
     return data
+
+
+def info_timeout(io_timeout):
+    """Outer bound, in seconds, of `pgbackrest info --io-timeout=<io_timeout>`: its worst case and start-up slack."""
+    return INFO_IO_TIMEOUT_ROUNDS * io_timeout + 10
 
 
 def epoch_to_iso(value):
@@ -245,3 +256,20 @@ def textfile_metrics(stanza_name, facts, archiver, now, error=None):
     )
     gauge("webstack_backup_wal_archive_failed_count", "pg_stat_archiver.failed_count.", archiver.get("failed_count"))
     return "\n".join(lines) + "\n"
+
+
+def carried_backup_age(previous, now):
+    """The newest backup's age at now from a textfile textfile_metrics() wrote before, or None (none written, or
+    unreadable). Keeps webstack_backup_last_age_seconds continuous while the repository is being read again."""
+    values = {}
+    for line in previous.splitlines():
+        name, _brace, rest = line.partition("{")
+        if name in ("webstack_backup_last_age_seconds", "webstack_backup_metrics_timestamp_seconds"):
+            try:
+                values[name] = float(rest.rsplit(" ", 1)[-1])
+            except ValueError:
+                return None
+    if len(values) != 2:
+        return None
+    stop = values["webstack_backup_metrics_timestamp_seconds"] - values["webstack_backup_last_age_seconds"]
+    return int(now.timestamp() - stop)

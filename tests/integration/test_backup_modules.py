@@ -10,6 +10,7 @@ ansible-playbook. The tests share that state and run in order; everything lives 
 A missing program fails the tests (it does not skip them): `./dev setup` installs all of them.
 """
 
+import contextlib
 import json
 import os
 import pwd
@@ -28,6 +29,7 @@ import botocore.config
 import botocore.exceptions
 import pglab as data
 import pytest
+import yaml
 
 PG_PORT, RESTORE_PORT, S3_PORT = 57432, 57433, 57900
 ENDPOINT = f"https://localhost:{S3_PORT}"
@@ -35,6 +37,10 @@ BUCKET = "lab-backups"
 ACCESS_KEY, SECRET_KEY = "labkey", "lab-Secret-4"
 CIPHER_PASS = "lab-cipher-Secret-5"
 STANZA = "lab"
+# The freshness script gets the role's default pgBackRest --io-timeout, as its unit does.
+METRICS_IO_TIMEOUT = yaml.safe_load((data.REPO / "roles/backup/defaults/main.yml").read_text())[
+    "backup_metrics_io_timeout"
+]
 
 
 def program(name, *extra_dirs):
@@ -271,26 +277,38 @@ def test_info_reports_backup_and_archiving(env):
     assert data.SUPER_PW not in json.dumps(res)
 
 
-def backup_metrics(lab, tmp_path, conf=None):
-    """Run the backup role's freshness script as its unit does (beside the collection's pgbackrest.py), as root."""
+def start_backup_metrics(lab, tmp_path, conf=None):
+    """Start the backup role's freshness script as its unit does (beside the collection's pgbackrest.py), as root.
+    Returns the process and its textfile."""
     for source in (
         data.REPO / "roles/backup/files/webstack_backup_metrics.py",
         data.REPO / "plugins/module_utils/pgbackrest.py",
     ):
         shutil.copy(source, tmp_path / source.name)
-    out = tmp_path / "textfile"
-    out.mkdir(exist_ok=True)
-    result = subprocess.run(
-        ["/usr/bin/python3", tmp_path / "webstack_backup_metrics.py", STANZA, str(PG_PORT),
-         out / "webstack_backup.prom"],
+    textfile = tmp_path / "textfile" / "webstack_backup.prom"
+    textfile.parent.mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        ["/usr/bin/python3", tmp_path / "webstack_backup_metrics.py", STANZA, str(PG_PORT), textfile,
+         str(METRICS_IO_TIMEOUT)],
         env=dict(os.environ, PGBACKREST_CONFIG=str(conf or lab.conf), PGHOST=str(lab.sock)),
-        capture_output=True, text=True, timeout=120, check=False,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    text = (out / "webstack_backup.prom").read_text()
-    values = {
-        line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if not line.startswith("#")
+    return proc, textfile
+
+
+def textfile_values(textfile):
+    return {
+        line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+        for line in textfile.read_text().splitlines()
+        if not line.startswith("#")
     }
-    return result, values
+
+
+def backup_metrics(lab, tmp_path, conf=None):
+    """Run the freshness script to its end: (CompletedProcess, {metric: value} of its textfile)."""
+    proc, textfile = start_backup_metrics(lab, tmp_path, conf)
+    stdout, stderr = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), textfile_values(textfile)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the script runs pgBackRest and psql as postgres through runuser")
@@ -485,16 +503,23 @@ def test_store_restart_keeps_the_backups_and_they_restore(env):
     assert env.sql(RESTORE_PORT, "SHOW archive_mode") == [("off",)]
 
 
-def test_archive_failures_show_in_info(env):
-    env.sql(PG_PORT, "ALTER SYSTEM SET archive_command = '/bin/false'")
-    env.sql(PG_PORT, "SELECT pg_reload_conf()")
+def make_archiving_fail(lab):
+    """archive_command fails from here on, and has failed for WAL written now (the tests after it may run alone)."""
+    lab.sql(PG_PORT, "ALTER SYSTEM SET archive_command = '/bin/false'")
+    lab.sql(PG_PORT, "SELECT pg_reload_conf()")
     time.sleep(0.5)
-    env.sql(PG_PORT, "INSERT INTO orders VALUES (1002, 'not archived')")
-    env.sql(PG_PORT, "SELECT pg_switch_wal()")
+    failed = lab.sql(PG_PORT, "SELECT failed_count FROM pg_stat_archiver")[0][0]
+    lab.sql(PG_PORT, "UPDATE orders SET note = 'not archived' WHERE id = 1")
+    lab.sql(PG_PORT, "SELECT pg_switch_wal()")
     for _attempt in range(100):
-        if env.sql(PG_PORT, "SELECT failed_count FROM pg_stat_archiver")[0][0]:
-            break
+        if lab.sql(PG_PORT, "SELECT failed_count FROM pg_stat_archiver")[0][0] > failed:
+            return
         time.sleep(0.1)
+    pytest.fail("archive_command /bin/false did not fail within 10 s")
+
+
+def test_archive_failures_show_in_info(env):
+    make_archiving_fail(env)
     res = env.module("pgbackrest_info", info_args(env, max_archive_age=3600))
     assert res["failed"] and "archiving is failing now" in res["msg"] and "pg_stat_archiver counts" in res["msg"]
     assert res["archiver"]["failed_count"] >= 1 and res["archiver"]["last_failed_wal"]
@@ -502,19 +527,69 @@ def test_archive_failures_show_in_info(env):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the script runs pgBackRest and psql as postgres through runuser")
 def test_backup_metrics_show_archive_failures(env, tmp_path):
-    # after test_archive_failures_show_in_info: archive_command fails
+    make_archiving_fail(env)
     result, values = backup_metrics(env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert (
         values["webstack_backup_wal_archive_failing"] == 1 and values["webstack_backup_wal_archive_failed_count"] >= 1
     )
     assert values["webstack_backup_wal_pending_bytes"] > 0
-    # a repository that cannot be read (the store unreachable) is a metric, not a missing file
-    conf = pgbackrest_conf(
-        env.base, env.base / "unreachable.conf", **{"repo1-s3-endpoint": "localhost:57999", "io-timeout": "1"}
-    )
-    result, values = backup_metrics(env, tmp_path, conf)
-    assert result.returncode == 1 and "cannot be reached" in result.stderr
+
+
+@contextlib.contextmanager
+def unreachable_store(lab, how):
+    """The pgbackrest.conf of a store that cannot be reached: stopped (refused, as the lab stops its store), silent
+    (the kernel accepts the connection, nothing ever answers) or a black hole (connection attempts are dropped)."""
+    if how == "refused":
+        lab.store.stop()
+        try:
+            yield lab.conf
+        finally:
+            lab.store.start()
+        return
+    # never accept(): up to the backlog, connections complete and stay unanswered; beyond it, SYNs are dropped
+    with socket.create_server(("127.0.0.1", 0), backlog=0 if how == "black hole" else 16) as listener:
+        port = listener.getsockname()[1]
+        # one queued connection fills a backlog of 0
+        queued = socket.create_connection(("127.0.0.1", port), timeout=5) if how == "black hole" else None
+        with queued or contextlib.nullcontext():
+            yield pgbackrest_conf(lab.base, lab.base / "unreachable.conf", **{"repo1-s3-endpoint": f"127.0.0.1:{port}"})
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the script runs pgBackRest and psql as postgres through runuser")
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("refused", "cannot be reached"),
+        ("silent", "waiting for read"),
+        ("black hole", "cannot be reached"),
+    ],
+)
+def test_backup_metrics_show_the_archive_while_the_store_cannot_be_reached(env, tmp_path, how, expected):
+    make_archiving_fail(env)
+    # a run with the store up first: the backup age the next run carries
+    result, values = backup_metrics(env, tmp_path)
+    assert result.returncode == 0 and values["webstack_backup_last_age_seconds"] >= 0, result.stderr
+    with unreachable_store(env, how) as conf:
+        started = time.monotonic()
+        proc, textfile = start_backup_metrics(env, tmp_path, conf)
+        try:
+            while textfile_values(textfile)["webstack_backup_metrics_up"] == 1 and time.monotonic() - started < 10:
+                time.sleep(0.1)
+            # the archive's state is written before pgBackRest is asked, with the last backup age carried
+            assert proc.poll() is None, "the textfile did not change while pgbackrest info ran"
+            interim = textfile_values(textfile)
+            _stdout, stderr = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+        elapsed = time.monotonic() - started
+    assert interim["webstack_backup_metrics_up"] == 0 and interim["webstack_backup_wal_archive_failing"] == 1
+    assert interim["webstack_backup_last_age_seconds"] >= values["webstack_backup_last_age_seconds"]
+    # pgBackRest gives up by itself (4 to 8 x --io-timeout), well before the script's outer bound
+    assert elapsed < 30, f"{how}: the freshness script took {elapsed:.1f} s"
+    assert proc.returncode == 1 and expected in stderr, stderr
+    # a repository that cannot be read is a metric, not a missing file, and the archive alerts keep their series
+    values = textfile_values(textfile)
     assert values["webstack_backup_metrics_up"] == 0 and "webstack_backup_last_age_seconds" not in values
-    # ... and the archive's state, read from PostgreSQL, is still there for the archive alerts
     assert values["webstack_backup_wal_archive_failing"] == 1 and values["webstack_backup_wal_pending_bytes"] > 0
+    assert values["webstack_backup_wal_archive_age_seconds"] > 0

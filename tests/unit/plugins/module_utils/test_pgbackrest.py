@@ -234,3 +234,36 @@ def test_textfile_metrics_keep_the_archive_state_when_the_repository_cannot_be_r
     assert found["webstack_backup_wal_archive_age_seconds"] == 300
     assert found["webstack_backup_wal_pending_bytes"] == 5000
     assert 'stanza="a\\"b"' in pgb.textfile_metrics('a"b', None, None, AT_STOP, error="x")
+
+
+def test_carried_backup_age_continues_the_last_written_age():
+    row = archiver(30, 0)
+    facts, _problems = pgb.freshness(summary(), row, AT_STOP + timedelta(seconds=100))
+    written = pgb.textfile_metrics("lab", facts, row, AT_STOP + timedelta(seconds=100))
+    assert pgb.carried_backup_age(written, AT_STOP + timedelta(seconds=160)) == 160
+    # the interim file it goes into keeps the series and says the repository is not read
+    facts, _problems = pgb.freshness(None, row, AT_STOP + timedelta(seconds=160), stanza_name="lab")
+    facts["last_backup_age"] = 160
+    found = metrics(pgb.textfile_metrics("lab", facts, row, AT_STOP + timedelta(seconds=160), error="reading"))
+    assert found["webstack_backup_metrics_up"] == 0 and found["webstack_backup_last_age_seconds"] == 160
+    assert found["webstack_backup_wal_archive_age_seconds"] == 190
+
+
+@pytest.mark.parametrize(
+    "previous",
+    [
+        "",
+        # the repository could not be read last time: no age to carry
+        pgb.textfile_metrics("lab", None, None, AT_STOP, error="store unreachable"),
+        'webstack_backup_last_age_seconds{stanza="lab"} 100\n',
+        'webstack_backup_last_age_seconds{stanza="lab"} 1\nwebstack_backup_metrics_timestamp_seconds{stanza="lab"} x\n',
+    ],
+)
+def test_carried_backup_age_without_a_readable_age(previous):
+    assert pgb.carried_backup_age(previous, AT_STOP) is None
+
+
+def test_info_timeout_is_above_pgbackrest_s_own_worst_case():
+    # 2.45 against a black-holed store: 8 x io-timeout (measured 8.7 s with --io-timeout=1, 40.8 s with 5)
+    assert pgb.info_timeout(1) > 8.7 and pgb.info_timeout(5) > 40.8
+    assert pgb.info_timeout(3) == 34
