@@ -34,6 +34,11 @@ EXAMPLES = r"""
 - name: Decide the failover
   ansible.builtin.set_fact:
     plan: "{{ members | opsforge.webstack.failover_plan(requested='', force=false) }}"
+
+- name: Stop before any change when the failover may not go ahead
+  ansible.builtin.fail:
+    msg: "{{ plan.refusal }}"
+  when: plan.refusal | length > 0
 """
 
 RETURN = r"""
