@@ -36,4 +36,5 @@ def release_facts(release):
         return dict(RELEASES[release])
     except (KeyError, TypeError):
         supported = ", ".join(f"Debian {facts['debian_version']} ({name})" for name, facts in RELEASES.items())
-        raise ValueError(f"Debian release '{release}' is not supported; the opsforge.webstack roles support {supported}")
+        message = f"Debian release '{release}' is not supported; the opsforge.webstack roles support {supported}"
+        raise ValueError(message) from None

@@ -16,7 +16,7 @@ def test_trixie_brings_newer_ones():
 
 
 def test_other_releases_and_keys_are_refused_with_the_supported_ones():
-    with pytest.raises(AnsibleFilterError, match="Debian 12 \\(bookworm\\), Debian 13 \\(trixie\\)"):
+    with pytest.raises(AnsibleFilterError, match=r"Debian 12 \(bookworm\), Debian 13 \(trixie\)"):
         debian_release("bullseye")
     with pytest.raises(AnsibleFilterError, match="no 'perl_version'"):
         debian_release("trixie", "perl_version")

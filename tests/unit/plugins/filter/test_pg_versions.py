@@ -38,5 +38,5 @@ def test_a_member_without_facts_takes_the_default():
 
 
 def test_an_unsupported_release_is_named():
-    with pytest.raises(AnsibleFilterError, match="'buster' is not supported.*Debian 12 \\(bookworm\\)"):
+    with pytest.raises(AnsibleFilterError, match=r"'buster' is not supported.*Debian 12 \(bookworm\)"):
         pg_versions(["db1"], {"db1": host("buster")}, 15)
