@@ -10,7 +10,7 @@ author: opsforge developers (@opsforge)
 description:
   - Each member's version is its own C(postgresql_version) from the inventory, else the one its Debian release
     brings (its gathered fact C(distribution_release), through M(opsforge.webstack.debian_release#filter)),
-    else O(default).
+    else O(default); a member with none of them is an error (gather its facts first).
   - Streaming replication and pg_rewind need one major version on every member, so members that differ give an
     error that names each member's version and what to do.
 options:
@@ -26,7 +26,6 @@ options:
   default:
     description: The version of a member whose inventory sets none and whose facts were not gathered.
     type: int
-    required: true
 """
 
 EXAMPLES = r"""
@@ -35,7 +34,7 @@ EXAMPLES = r"""
     that: _versions.error is none
     fail_msg: "{{ _versions.error }}"
   vars:
-    _versions: "{{ groups['postgres'] | opsforge.webstack.pg_versions(hostvars, postgresql_version) }}"
+    _versions: "{{ groups['postgres'] | opsforge.webstack.pg_versions(hostvars) }}"
 """
 
 RETURN = r"""
@@ -49,7 +48,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.opsforge.webstack.plugins.module_utils.debian_releases import release_facts
 
 
-def member_version(hostvars, default):
+def member_version(name, hostvars, default):
     """One member's major version: the inventory's, else its release's, else `default`."""
     explicit = hostvars.get("postgresql_version")
     if explicit not in (None, ""):
@@ -60,14 +59,19 @@ def member_version(hostvars, default):
             return release_facts(release)["postgresql_version"], f"Debian {release}"
         except ValueError as error:
             raise AnsibleFilterError(str(error)) from None
-    return int(default), "the role's default"
+    if default in (None, ""):
+        raise AnsibleFilterError(
+            f"pg_versions: {name} has no postgresql_version and no gathered fact distribution_release; "
+            "gather its facts (ansible.builtin.setup) before deciding its PostgreSQL version"
+        )
+    return int(default), "the given default"
 
 
-def pg_versions(members, hostvars, default):
+def pg_versions(members, hostvars, default=None):
     """Return every member's major version and an error when they are not all the same."""
     if not members:
         raise AnsibleFilterError("pg_versions expects the members' names")
-    found = {name: member_version(hostvars[name], default) for name in members}
+    found = {name: member_version(name, hostvars[name], default) for name in members}
     versions = {name: version for name, (version, _) in found.items()}
     distinct = sorted(set(versions.values()))
     if len(distinct) == 1:

@@ -32,9 +32,11 @@ def test_the_inventory_wins_over_the_release():
     assert "db1 15 (set in the inventory)" in pg_versions(["db1", "db2"], hostvars, 15)["error"]
 
 
-def test_a_member_without_facts_takes_the_default():
+def test_a_member_without_facts_takes_the_default_or_is_refused():
     result = pg_versions(["db1", "db2"], {"db1": host(), "db2": host("bookworm")}, 15)
     assert result == {"versions": {"db1": 15, "db2": 15}, "version": 15, "error": None}
+    with pytest.raises(AnsibleFilterError, match="db1 has no postgresql_version and no gathered fact"):
+        pg_versions(["db1", "db2"], {"db1": host(), "db2": host("bookworm")})
 
 
 def test_an_unsupported_release_is_named():
