@@ -12,6 +12,8 @@ description:
     table of supported releases, so that each host's own release decides the versions the roles use.
   - C(bookworm) (Debian 12) gives PostgreSQL 15 and Python 3.11; C(trixie) (Debian 13) PostgreSQL 17 and Python 3.13.
   - Fails, naming the supported releases, for any other release.
+  - Null for a null release (the host's facts not gathered yet), so that a role's defaults built on it can be
+    read, and validated, before the facts are.
 options:
   _input:
     description: The release's code name.
@@ -33,7 +35,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The entry named by O(key), or the release's whole dictionary.
+  description: The entry named by O(key), or the release's whole dictionary; null for a null release.
   type: raw
 """
 
@@ -42,7 +44,9 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.debian_releases 
 
 
 def debian_release(release, key=None):
-    """Return what `release` brings, or the one entry `key` of it."""
+    """Return what `release` brings, or the one entry `key` of it; None when the release is not known yet."""
+    if release is None:
+        return None
     try:
         facts = release_facts(release)
     except ValueError as error:

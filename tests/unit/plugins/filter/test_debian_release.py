@@ -20,3 +20,7 @@ def test_other_releases_and_keys_are_refused_with_the_supported_ones():
         debian_release("bullseye")
     with pytest.raises(AnsibleFilterError, match="no 'perl_version'"):
         debian_release("trixie", "perl_version")
+
+
+def test_a_release_not_known_yet_gives_null():
+    assert debian_release(None, "postgresql_version") is None
