@@ -10,7 +10,9 @@
 # connection open for every later task. No sshd listens in the lab.
 # Settings (environment): WEBSTACK_LAB_NETWORK (webstack-lab),
 # WEBSTACK_LAB_SUBNET (10.77.0.0/24), WEBSTACK_LAB_IMAGE (the image's name),
-# WEBSTACK_LAB_MIRROR (a Debian mirror; default: the host's own apt source).
+# WEBSTACK_LAB_MIRROR (a Debian mirror; default: the host's own apt source),
+# WEBSTACK_LAB_RELEASE (the Debian release of the image: bookworm, the default, or trixie;
+# each release's image is tagged with its name, so both can exist side by side).
 # Every failure leaves nothing half-created.
 set -euo pipefail
 
@@ -20,7 +22,9 @@ INVENTORY=$ROOT/inventories/lab/hosts.yml
 NETWORK=${WEBSTACK_LAB_NETWORK:-webstack-lab}
 SUBNET=${WEBSTACK_LAB_SUBNET:-10.77.0.0/24}
 IMAGE=${WEBSTACK_LAB_IMAGE:-localhost/opsforge-webstack-base}
-SUITE=bookworm
+# The Debian releases the collection supports; the image of each is tagged with the release's name.
+RELEASES=(bookworm trixie)
+SUITE=${WEBSTACK_LAB_RELEASE:-bookworm}
 LABEL=opsforge.lab=webstack
 # The controller's key for the lab, kept outside any clone so that every clone reuses the hosts.
 SSH_KEY=/var/lib/opsforge-webstack/lab-ssh/id_ed25519
@@ -32,6 +36,8 @@ IMAGE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificate
 die() { echo "lab: $*" >&2; exit 1; }
 say() { echo "lab: $*" >&2; }
 
+[[ " ${RELEASES[*]} " == *" $SUITE "* ]] ||
+  die "WEBSTACK_LAB_RELEASE is '$SUITE'; the lab builds one of: ${RELEASES[*]}"
 [[ $(id -u) -eq 0 ]] || die "run me as root: podman, its network and debootstrap need root (try: sudo $0 $*)"
 command -v podman >/dev/null || die "podman is missing; './dev setup' installs it"
 [[ -x $PYTHON ]] || die "the project virtualenv is missing; './dev setup' creates it"
@@ -117,12 +123,20 @@ ensure_image() {
   tag=$(recipe_tag)
   if ! podman image exists "$IMAGE:$tag"; then
     build_image "$tag"
-    # Drop images of older recipes that no container uses any more.
-    podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$IMAGE" |
-      grep -v -e ":$tag\$" -e ":$SUITE\$" | xargs -r podman rmi >/dev/null 2>&1 || true
+    # Drop images of older recipes that no container uses any more; never the current image of another
+    # release (the one its release's name tags).
+    old_images | xargs -r podman rmi >/dev/null 2>&1 || true
   fi
   podman tag "$IMAGE:$tag" "$IMAGE:$SUITE"
   echo "$IMAGE:$tag"
+}
+
+# The images of this lab that are neither the current recipe's nor any release's current one (tagged with its name).
+old_images() {
+  local current release
+  current=$(for release in "${RELEASES[@]}"; do podman image inspect --format '{{.Id}}' "$IMAGE:$release" 2>/dev/null || true; done)
+  podman images --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' --filter "reference=$IMAGE" |
+    grep -v -e ":$(recipe_tag)\$" | grep -vF -f <(echo "${current:-none}" | sed 's/^sha256://') | cut -d' ' -f2
 }
 
 ensure_ssh_key() {

@@ -46,33 +46,44 @@ def _deb822_entries(text: str) -> list[dict[str, str]]:
     return entries
 
 
-def apt_mirrors(suite: str) -> dict[str, str]:
-    """The host's own Debian mirror and security mirror for `suite`, never a hard-coded host."""
-    found: dict[str, str] = {}
+def _apt_entries() -> list[tuple[str, str]]:
+    """Every (uri, suite) of the host's apt sources, in the order apt reads them."""
+    entries = []
     for path in sorted(SOURCES_DIR.glob("*.sources")):
         for entry in _deb822_entries(path.read_text()):
             uri = entry["uris"].split()[0]
-            for entry_suite in entry.get("suites", "").split():
-                if entry_suite == suite:
-                    found.setdefault("main", uri)
-                elif entry_suite == f"{suite}-security":
-                    found.setdefault("security", uri)
-    lists = [SOURCES_LIST, *sorted(SOURCES_DIR.glob("*.list"))]
-    for path in lists:
+            entries.extend((uri, entry_suite) for entry_suite in entry.get("suites", "").split())
+    for path in [SOURCES_LIST, *sorted(SOURCES_DIR.glob("*.list"))]:
         if not path.exists():
             continue
         for line in path.read_text().splitlines():
             match = re.match(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", line.strip())
-            if not match:
-                continue
-            uri, entry_suite = match.groups()
-            if entry_suite == suite:
-                found.setdefault("main", uri)
-            elif entry_suite == f"{suite}-security":
-                found.setdefault("security", uri)
+            if match:
+                entries.append((match.group(1), match.group(2)))
+    return entries
+
+
+def apt_mirrors(suite: str) -> dict[str, str]:
+    """The host's own Debian mirror and security mirror for `suite`, never a hard-coded host.
+
+    A release the host's sources do not name (a trixie image built on a bookworm host) comes from the
+    mirror the host uses for its own release: a Debian mirror serves every release.
+    """
+    entries = _apt_entries()
+    found: dict[str, str] = {}
+    for uri, entry_suite in entries:
+        if entry_suite == suite:
+            found.setdefault("main", uri)
+        elif entry_suite == f"{suite}-security":
+            found.setdefault("security", uri)
+    for uri, entry_suite in entries:
+        if entry_suite.endswith("-security"):
+            found.setdefault("security", uri)
+        elif "-" not in entry_suite and entry_suite not in ("stable", "testing", "unstable", "sid", "experimental"):
+            found.setdefault("main", uri)
     if "main" not in found:
         raise SystemExit(
-            f"lab: no apt source for Debian '{suite}' in {SOURCES_DIR} or {SOURCES_LIST}; "
+            f"lab: no Debian apt source in {SOURCES_DIR} or {SOURCES_LIST} to build a '{suite}' image from; "
             "the image is built from the host's own mirror, so add one there"
         )
     return found

@@ -7,7 +7,16 @@ and a slot of another tool on the primary.
 
 import re
 
-RECORD = "/etc/postgresql/15/main/webstack-member-slots"
+
+# The member's own major version (its Debian release's: 15 on bookworm, 17 on trixie), read from the host.
+def version(host):
+    return host.check_output("ls /etc/postgresql").split()[0]
+
+
+def record(host):
+    return f"/etc/postgresql/{version(host)}/main/webstack-member-slots"
+
+
 # Slots the role did not make for a current member: one it recorded for a host that has left, and another tool's.
 FORMER_MEMBER_SLOT = "former_member"
 FOREIGN_SLOT = "barman_probe"
@@ -31,13 +40,13 @@ def test_slots_keep_a_bounded_amount_of_wal(tier):
         assert sql(host, "SHOW max_slot_wal_keep_size") == "8GB"
     # The role remembers the members whose slots it keeps, on every member.
     for host in (tier.primary, tier.standby):
-        lines = host.file(RECORD).content_string.splitlines()
+        lines = host.file(record(host)).content_string.splitlines()
         assert [line for line in lines if not line.startswith("#")] == tier.member_slots
 
 
 def test_former_members_slots_dropped_idle_ones_reported_others_left_alone(tier):
     primary, standby = tier.primary, tier.standby
-    primary.check_output(f"echo {FORMER_MEMBER_SLOT} >> {RECORD}")
+    primary.check_output(f"echo {FORMER_MEMBER_SLOT} >> {record(primary)}")
     try:
         for slot in (FORMER_MEMBER_SLOT, FOREIGN_SLOT):
             sql(primary, f"SELECT pg_create_physical_replication_slot('{slot}', true)")
@@ -48,11 +57,11 @@ def test_former_members_slots_dropped_idle_ones_reported_others_left_alone(tier)
         )
         sql(primary, "SELECT pg_switch_wal()")
         # The standby is down: its slot on the primary is not in use and keeps WAL.
-        standby.check_output("systemctl stop postgresql@15-main")
+        standby.check_output(f"systemctl stop postgresql@{version(standby)}-main")
         try:
             rc, out = tier.run_the_role()
         finally:
-            standby.run("systemctl start postgresql@15-main")
+            standby.run(f"systemctl start postgresql@{version(standby)}-main")
         assert rc == 0, out
         text = said(out)
         assert (
@@ -64,7 +73,7 @@ def test_former_members_slots_dropped_idle_ones_reported_others_left_alone(tier)
 
         assert FORMER_MEMBER_SLOT not in slots(primary)
         assert FOREIGN_SLOT in slots(primary), "a slot the role never made was dropped"
-        assert FORMER_MEMBER_SLOT not in primary.file(RECORD).content_string
+        assert FORMER_MEMBER_SLOT not in primary.file(record(primary)).content_string
         # The role started the standby again, and it streams through its slot.
         assert sql(standby, "SELECT status, slot_name FROM pg_stat_wal_receiver") == f"streaming|{tier.standby_slot}"
     finally:
@@ -75,7 +84,7 @@ def test_former_members_slots_dropped_idle_ones_reported_others_left_alone(tier)
             f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN {probe_slots}",
         )
         sql(primary, "DROP TABLE IF EXISTS slot_probe", "shop")
-        primary.check_output(f"sed -i '/^{FORMER_MEMBER_SLOT}$/d' {RECORD}")
+        primary.check_output(f"sed -i '/^{FORMER_MEMBER_SLOT}$/d' {record(primary)}")
 
 
 def test_unbounded_slot_wal_refused(tier):

@@ -66,7 +66,27 @@ def test_mirrors_from_one_line_sources(apt_sources):
     assert labinfo.apt_mirrors("bookworm")["main"] == "http://mirror.example/debian"
 
 
-def test_no_mirror_for_the_suite_says_what_to_add(apt_sources):
-    (apt_sources / "sources.list").write_text("deb http://mirror.example/debian trixie main\n")
-    with pytest.raises(SystemExit, match="no apt source for Debian 'bookworm'"):
+def test_another_release_comes_from_the_hosts_own_mirror(apt_sources):
+    (apt_sources / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n\nTypes: deb\nURIs: http://mirror.example/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n"
+    )
+    assert labinfo.apt_mirrors("trixie") == {
+        "main": "http://mirror.example/debian",
+        "security": "http://mirror.example/debian-security",
+    }
+
+
+def test_the_suites_own_source_comes_first(apt_sources):
+    (apt_sources / "sources.list").write_text(
+        "deb http://mirror.example/debian bookworm main\ndeb http://other.example/debian trixie main\n"
+    )
+    assert labinfo.apt_mirrors("trixie")["main"] == "http://other.example/debian"
+    assert labinfo.apt_mirrors("bookworm")["main"] == "http://mirror.example/debian"
+
+
+def test_no_debian_source_says_what_to_add(apt_sources):
+    (apt_sources / "sources.list").write_text("# nothing\n")
+    with pytest.raises(SystemExit, match="no Debian apt source"):
         labinfo.apt_mirrors("bookworm")

@@ -29,3 +29,18 @@ def test_the_roles_that_check_enter_the_shared_check():
 def test_the_entry_point_has_an_argument_spec():
     specs = yaml.safe_load((ROOT / "roles" / "common" / "meta" / "argument_specs.yml").read_text())
     assert "platform" in specs["argument_specs"]
+
+
+def test_the_platform_check_accepts_the_releases_of_the_version_table():
+    from ansible_collections.opsforge.webstack.plugins.module_utils.debian_releases import RELEASES
+
+    common_vars = yaml.safe_load((ROOT / "roles" / "common" / "vars" / "main.yml").read_text())
+    assert common_vars["_common_supported_releases"] == list(RELEASES)
+
+
+def test_every_role_names_the_supported_releases():
+    from ansible_collections.opsforge.webstack.plugins.module_utils.debian_releases import RELEASES
+
+    for meta in sorted((ROOT / "roles").glob("*/meta/main.yml")):
+        platforms = yaml.safe_load(meta.read_text())["galaxy_info"]["platforms"]
+        assert platforms == [{"name": "Debian", "versions": list(RELEASES)}], meta

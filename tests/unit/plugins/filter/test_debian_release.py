@@ -1,0 +1,26 @@
+"""One table names what each supported Debian release brings."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.opsforge.webstack.plugins.filter.debian_release import debian_release
+
+
+def test_bookworm_keeps_its_versions():
+    assert debian_release("bookworm", "postgresql_version") == 15
+    assert debian_release("bookworm", "python_version") == "3.11"
+
+
+def test_trixie_brings_newer_ones():
+    facts = debian_release("trixie")
+    assert (facts["debian_version"], facts["postgresql_version"], facts["python_version"]) == (13, 17, "3.13")
+
+
+def test_other_releases_and_keys_are_refused_with_the_supported_ones():
+    with pytest.raises(AnsibleFilterError, match=r"Debian 12 \(bookworm\), Debian 13 \(trixie\)"):
+        debian_release("bullseye")
+    with pytest.raises(AnsibleFilterError, match="no 'perl_version'"):
+        debian_release("trixie", "perl_version")
+
+
+def test_a_release_not_known_yet_gives_null():
+    assert debian_release(None, "postgresql_version") is None
