@@ -72,7 +72,7 @@ def pg_versions(members, hostvars, default=None):
     if not members:
         raise AnsibleFilterError("pg_versions expects the members' names")
     found = {name: member_version(name, hostvars[name], default) for name in members}
-    versions = {name: version for name, (version, _) in found.items()}
+    versions = {name: version for name, (version, _why) in found.items()}
     distinct = sorted(set(versions.values()))
     if len(distinct) == 1:
         return {"versions": versions, "version": distinct[0], "error": None}
