@@ -125,18 +125,19 @@ ensure_image() {
     build_image "$tag"
     # Drop images of older recipes that no container uses any more; never the current image of another
     # release (the one its release's name tags).
-    old_images | xargs -r podman rmi >/dev/null 2>&1 || true
+    old_images "$tag" | xargs -r podman rmi >/dev/null 2>&1 || true
   fi
   podman tag "$IMAGE:$tag" "$IMAGE:$SUITE"
   echo "$IMAGE:$tag"
 }
 
-# The images of this lab that are neither the current recipe's nor any release's current one (tagged with its name).
+# The images of this lab that are neither the current recipe's (tag $1) nor any release's current one (tagged with
+# its name).
 old_images() {
-  local current release
+  local tag=$1 current release
   current=$(for release in "${RELEASES[@]}"; do podman image inspect --format '{{.Id}}' "$IMAGE:$release" 2>/dev/null || true; done)
   podman images --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' --filter "reference=$IMAGE" |
-    grep -v -e ":$(recipe_tag)\$" | grep -vF -f <(echo "${current:-none}" | sed 's/^sha256://') | cut -d' ' -f2
+    grep -v -e ":$tag\$" | grep -vF -f <(echo "${current:-none}" | sed 's/^sha256://') | cut -d' ' -f2
 }
 
 ensure_ssh_key() {
