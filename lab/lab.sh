@@ -164,11 +164,13 @@ ensure_network() {
   fi
 }
 
-# What a container is made from; a container made differently is recreated.
+# What a container is made from; a container made differently is recreated. NET_ADMIN lets the host manage its own
+# firewall (the firewall role's nftables ruleset, in the container's network namespace only), as a server does.
 container_spec() {
   local host=$1 address=$2 image=$3
   echo "--name lab-$host --hostname $host --network $NETWORK --ip $address --mac-address $(mac_address "$address")" \
-    "--no-hosts --systemd=always --restart=always --label $LABEL $(unified_cgroup_volume) $image /sbin/init"
+    "--cap-add NET_ADMIN --no-hosts --systemd=always --restart=always --label $LABEL $(unified_cgroup_volume)" \
+    "$image /sbin/init"
 }
 
 # A fixed MAC address per host (locally administered, from its IPv4 address), as a server keeps its NIC's

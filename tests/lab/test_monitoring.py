@@ -91,3 +91,21 @@ def test_stopped_workers_with_tasks_queued_fire_no_worker():
     finally:
         on_host("worker1", "systemctl start celery-reports")
     wait_for("WebstackCeleryQueueNoWorker cleared", lambda: not firing("WebstackCeleryQueueNoWorker"), timeout=240)
+
+
+def test_an_object_store_that_refuses_the_primary_fires_wal_archive_failing():
+    database = primary()
+    address = on_host(database, "hostname -I").split()[0]
+    # The store answers the primary with resets (a rule put first in s3's firewall): archive-push fails at once, where
+    # a silent drop would first wait out pgBackRest's timeouts. Reloading the firewall takes the rule out again.
+    on_host(
+        "s3", f"nft insert rule inet webstack_firewall input ip saddr {address} tcp dport 9000 reject with tcp reset"
+    )
+    new_wal = "SELECT pg_logical_emit_message(false, 'webstack-test', 'x'), pg_switch_wal()"
+    try:
+        on_host(database, f"runuser -u postgres -- psql -XAtqc {shlex.quote(new_wal)}")
+        wait_for("WebstackWalArchiveFailing", lambda: firing("WebstackWalArchiveFailing"), timeout=300)
+    finally:
+        on_host("s3", "systemctl reload nftables.service")
+    on_host(database, f"runuser -u postgres -- psql -XAtqc {shlex.quote(new_wal)}")
+    wait_for("WebstackWalArchiveFailing cleared", lambda: not firing("WebstackWalArchiveFailing"), timeout=300)

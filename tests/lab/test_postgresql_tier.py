@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 import testinfra
-from conftest import playbook, primary
+from conftest import on_host, playbook, primary
 from scenario_checks import LabInventory, scenario_checks
 
 SCENARIO_ONLY = ("test_db1_is_primary_again_after_two_promotions",)
@@ -54,6 +54,20 @@ def run_the_role(extra_vars: dict | None = None) -> tuple[int, str]:
         "playbooks/site.yml",
         *("--limit", "postgres", "--tags", "postgresql_configure", "-e", json.dumps(extra_vars or {})),
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stranger_past_the_firewall():
+    """The scenario's unknown-host check is pg_hba's: for this module, cache1 gets through the members' firewalls
+    (a rule put first, taken out by reloading the firewall), so pg_hba is what refuses it. That the firewall drops
+    it is test_firewall's check."""
+    members = INVENTORY.hosts("postgres")
+    stranger = InNetworkOf("cache1").check_output("hostname -I").split()[0]
+    for member in members:
+        on_host(member, f"nft insert rule inet webstack_firewall input ip saddr {stranger} tcp dport 5432 accept")
+    yield
+    for member in members:
+        on_host(member, "systemctl reload nftables.service")
 
 
 @pytest.fixture(scope="module")
