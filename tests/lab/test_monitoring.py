@@ -19,6 +19,15 @@ BUILD_REPORT = (
     "-p EnvironmentFile=/srv/shop/shared/app.env /srv/shop/current/venv/bin/python -c "
 )
 
+NEW_WAL = "SELECT pg_logical_emit_message(false, 'webstack-test', 'x'), pg_switch_wal()"
+ARCHIVE_FAILING = (
+    "SELECT coalesce(last_failed_time > coalesce(last_archived_time, 'epoch'), false) FROM pg_stat_archiver"
+)
+
+
+def psql_row(host, query):
+    return on_host(host, f"runuser -u postgres -- psql -XAtqc {shlex.quote(query)}")
+
 
 def prometheus(path):
     """GET Prometheus' API on mon1 (it listens on mon1's private address only)."""
@@ -96,16 +105,31 @@ def test_stopped_workers_with_tasks_queued_fire_no_worker():
 def test_an_object_store_that_refuses_the_primary_fires_wal_archive_failing():
     database = primary()
     address = on_host(database, "hostname -I").split()[0]
+
+    def archive_state_after_new_wal(failing):
+        """Write and switch WAL until pg_stat_archiver shows archiving failing (or working again), then export it
+        at once (the backup role's metrics service, which its timer starts each minute)."""
+
+        def archiver_shows_it():
+            psql_row(database, NEW_WAL)
+            return psql_row(database, ARCHIVE_FAILING) == ("t" if failing else "f")
+
+        wait_for("pg_stat_archiver", archiver_shows_it, timeout=120)
+        # It fails while pgBackRest cannot read the store, after it has written the archive's state.
+        on_host(database, "systemctl start webstack-backup-metrics.service || true")
+
     # The store answers the primary with resets (a rule put first in s3's firewall): archive-push fails at once, where
     # a silent drop would first wait out pgBackRest's timeouts. Reloading the firewall takes the rule out again.
     on_host(
         "s3", f"nft insert rule inet webstack_firewall input ip saddr {address} tcp dport 9000 reject with tcp reset"
     )
-    new_wal = "SELECT pg_logical_emit_message(false, 'webstack-test', 'x'), pg_switch_wal()"
     try:
-        on_host(database, f"runuser -u postgres -- psql -XAtqc {shlex.quote(new_wal)}")
-        wait_for("WebstackWalArchiveFailing", lambda: firing("WebstackWalArchiveFailing"), timeout=300)
+        archive_state_after_new_wal(failing=True)
+        wait_for("WebstackWalArchiveFailing", lambda: firing("WebstackWalArchiveFailing"), timeout=180)
     finally:
         on_host("s3", "systemctl reload nftables.service")
-    on_host(database, f"runuser -u postgres -- psql -XAtqc {shlex.quote(new_wal)}")
-    wait_for("WebstackWalArchiveFailing cleared", lambda: not firing("WebstackWalArchiveFailing"), timeout=300)
+    archive_state_after_new_wal(failing=False)
+    wait_for("WebstackWalArchiveFailing cleared", lambda: not firing("WebstackWalArchiveFailing"), timeout=180)
+    # Later tests count archive failures from here.
+    psql_row(database, "SELECT pg_stat_reset_shared('archiver')")
+    on_host(database, "systemctl start webstack-backup-metrics.service")
