@@ -293,10 +293,17 @@ def inventory_script(data: dict[str, Any]) -> str:
     return f"#! /usr/bin/env python3\n# -*- coding: utf-8 -*-\nprint({json.dumps(data)!r})\n"
 
 
-def job_args(check: bool = False, limit: str = "", diff: bool = False, forks: int = 0, verbosity: int = 0) -> list[str]:
-    """RunJob.build_args for a job without credentials of its own: the SSH user defaults to root."""
+def job_args(
+    check: bool = False,
+    limit: str = "",
+    diff: bool = False,
+    forks: int = 0,
+    verbosity: int = 0,
+    ssh_user: str = "",
+) -> list[str]:
+    """RunJob.build_args: the SSH user is the Machine credential's username, root for a job without one."""
     args = ["--check"] if check else []
-    args += ["-u", "root"]
+    args += ["-u", ssh_user or "root"]
     if limit:
         args += ["-l", limit]
     if diff:
@@ -343,6 +350,7 @@ def write_private_data_dir(
     check: bool = False,
     limit: str = "",
     sliced: bool = False,
+    ssh_user: str = "",
 ) -> None:
     """Lay out a private data directory as AWX does before it hands the job to ansible-runner."""
     private.mkdir(mode=0o700, parents=True)
@@ -379,7 +387,7 @@ def write_private_data_dir(
     (private / "env" / "extravars").write_text(extravars_yaml(variables, dict(template.get("extra_vars") or {})))
     from ansible_runner.utils import args2cmdline
 
-    (private / "env" / "cmdline").write_text(args2cmdline(*job_args(check=check, limit=limit)))
+    (private / "env" / "cmdline").write_text(args2cmdline(*job_args(check=check, limit=limit, ssh_user=ssh_user)))
     settings = {"job_timeout": 0, "suppress_ansible_output": True, "suppress_output_file": True}
     (private / "env" / "settings").write_text(json.dumps(settings))
     for path in (private / "env").iterdir():
@@ -483,12 +491,14 @@ def launch(
     sliced: bool = False,
     extra_files: dict[str, str] | None = None,
     container_image: str | None = None,
+    ssh_user: str = "",
 ) -> dict[str, Any]:
     """Launch a job template as AWX would: refuse bad answers, lay out the job, run it on a worker; its outcome.
 
     extra_files (path in the project: content) are added to the project's copy, as if the checkout held them.
     limit: the job's host pattern (the template's or the launch's limit), as `-l` on the command line.
     container_image: an execution environment the job runs in (else the worker's own ansible-playbook).
+    ssh_user: the username of the job's Machine credential (AWX logs in as root when there is none).
     """
     refused = launch_errors(template, answers)
     if refused:
@@ -511,6 +521,7 @@ def launch(
         check=check,
         limit=limit,
         sliced=sliced,
+        ssh_user=ssh_user,
     )
     for name, content in (extra_files or {}).items():
         (private / "project" / name).write_text(content)

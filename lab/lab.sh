@@ -28,6 +28,10 @@ SUITE=${WEBSTACK_LAB_RELEASE:-bookworm}
 LABEL=opsforge.lab=webstack
 # The controller's key for the lab, kept outside any clone so that every clone reuses the hosts.
 SSH_KEY=/var/lib/opsforge-webstack/lab-ssh/id_ed25519
+# The user Ansible logs in as (lab/ssh_config's User), and the group sshd lets in (the common role's default
+# common_ssh_allow_groups).
+ADMIN_USER=admin
+SSH_GROUP=webstack-ssh
 # Everything every host needs before Ansible can manage it; roles install the rest. Added to the
 # common role's base packages (curl, less, lsof, needrestart, ...: what Debian's cloud images bring
 # too), which every lab host and molecule instance would otherwise unpack again in each converge.
@@ -48,7 +52,7 @@ APT_CACHE=$("$ROOT/lab/apt-cache.sh" address)
 
 # The recipe's hash names the image, so a changed recipe builds a new one.
 recipe_tag() {
-  printf '%s\n' "$SUITE" "$IMAGE_PACKAGES" "$APT_CACHE" "$(cat "$SSH_KEY.pub")" \
+  printf '%s\n' "$SUITE" "$IMAGE_PACKAGES" "$APT_CACHE" "$(cat "$SSH_KEY.pub")" "$ADMIN_USER" "$SSH_GROUP" \
     "$(declare -f build_image configure_rootfs)" |
     sha256sum | cut -c1-12
 }
@@ -82,10 +86,19 @@ SCRIPT
   # A container has no consoles and no hardware to wait for.
   chroot "$rootfs" systemctl mask -q getty@tty1.service console-getty.service \
     systemd-udevd.service systemd-udev-trigger.service systemd-remount-fs.service
-  # sshd runs only per connection (`sshd -i`, through podman exec), never as a listening service;
-  # the controller's lab key is the image's (the lab's hosts and the molecule instances).
+  # sshd runs only per connection (`sshd -i`, through podman exec), never as a listening service.
   chroot "$rootfs" systemctl mask -q ssh.service ssh.socket
-  install -D -m 0600 "$SSH_KEY.pub" "$rootfs/root/.ssh/authorized_keys"
+  # Ansible logs in as production's does: as the admin user of a cloud image (Debian's are called admin), with
+  # the controller's lab key, sudo without a password, and in the group the common role lets in over SSH
+  # (common_ssh_allow_groups), so that the first run gets in; root has no key and, once the common role has run,
+  # no SSH login at all. The lab's hosts and the molecule instances alike.
+  chroot "$rootfs" groupadd --system "$SSH_GROUP"
+  chroot "$rootfs" useradd --create-home --shell /bin/bash --groups "$SSH_GROUP" "$ADMIN_USER"
+  install -d -m 0700 "$rootfs/home/$ADMIN_USER/.ssh"
+  install -m 0600 "$SSH_KEY.pub" "$rootfs/home/$ADMIN_USER/.ssh/authorized_keys"
+  chroot "$rootfs" chown -R "$ADMIN_USER:$ADMIN_USER" "/home/$ADMIN_USER/.ssh"
+  install -m 0440 /dev/stdin "$rootfs/etc/sudoers.d/90-webstack-lab-$ADMIN_USER" <<<"$ADMIN_USER ALL=(ALL:ALL) NOPASSWD: ALL"
+  chroot "$rootfs" visudo -cq
   echo 'd /run/sshd 0755 root root -' >"$rootfs/usr/lib/tmpfiles.d/webstack-lab-sshd.conf"
   chroot "$rootfs" apt-get clean
 }

@@ -22,7 +22,7 @@ options:
   key:
     description:
       - One entry of the release's facts (C(debian_version), C(postgresql_version), C(python_version),
-        C(pgbouncer_version), C(redis_version), C(nginx_version), C(systemd_version)).
+        C(pgbouncer_version), C(redis_version), C(nginx_version), C(systemd_version), C(openssh_version)).
       - Without it, every entry as a dictionary.
     type: str
 """

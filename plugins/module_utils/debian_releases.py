@@ -17,6 +17,7 @@ RELEASES = {
         "redis_version": "7.0",
         "nginx_version": "1.22",
         "systemd_version": 252,
+        "openssh_version": "9.2",
     },
     "trixie": {
         "debian_version": 13,
@@ -26,6 +27,7 @@ RELEASES = {
         "redis_version": "8.0",
         "nginx_version": "1.26",
         "systemd_version": 257,
+        "openssh_version": "10.0",
     },
 }
 

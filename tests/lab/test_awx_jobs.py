@@ -55,6 +55,8 @@ def launch(tmp_path, tarball, inventory):
             inventory=inventory,
             base=tmp_path,
             job_id=job_id,
+            # the lab's Machine credential: the hosts' admin user (root has no SSH login there)
+            ssh_user="admin",
             **kwargs,
         )
 
