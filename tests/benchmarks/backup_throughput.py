@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from labload import ansible_playbook, as_postgres, on_host, primary
+from labload import ansible_playbook, as_postgres, on_host, pg_version, primary
 
 DATABASE = "bench_1g"
 DUMP_KEY = "benchmarks/bench_1g.sql.gz"
@@ -91,10 +91,11 @@ def newest_backup(host):
 
 
 def clean_restore(host):
-    data = "/var/lib/postgresql/15/main"
-    on_host(host, f"systemctl stop postgresql@15-main && find {data} -mindepth 1 -delete")
+    version = pg_version(host)
+    data = f"/var/lib/postgresql/{version}/main"
+    on_host(host, f"systemctl stop postgresql@{version}-main && find {data} -mindepth 1 -delete")
     on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --archive-mode=off restore")
-    on_host(host, "systemctl start postgresql@15-main")
+    on_host(host, f"systemctl start postgresql@{version}-main")
     deadline = time.monotonic() + 600
     while on_host(host, "runuser -u postgres -- psql -XAtqc 'SELECT pg_is_in_recovery()'", check=False) != "f":
         if time.monotonic() > deadline:
@@ -111,10 +112,12 @@ def main():
     host = primary()
     as_postgres(host, f"DROP DATABASE IF EXISTS {DATABASE}")
     as_postgres(host, f"CREATE DATABASE {DATABASE}")
+    pgbench = f"/usr/lib/postgresql/{pg_version(host)}/bin/pgbench"
     seconds = timed(
         f"pgbench -i -s {args.scale} on {host}",
         lambda: on_host(
-            host, f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -i -q -s {args.scale} {DATABASE}"
+            host,
+            f"runuser -u postgres -- {pgbench} -i -q -s {args.scale} {DATABASE}",
         ),
     )
     size = int(as_postgres(host, f"SELECT pg_database_size('{DATABASE}')"))
@@ -126,7 +129,10 @@ def main():
         lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=full backup"),
     )
     label, cluster_size, stored = newest_backup(host)
-    on_host(host, f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -n -T 20 -c 4 {DATABASE} >/dev/null")
+    on_host(
+        host,
+        f"runuser -u postgres -- {pgbench} -n -T 20 -c 4 {DATABASE} >/dev/null",
+    )
     diff_s = timed(
         "physical differential backup after 20 s of pgbench writes (the daily schedule's kind)",
         lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=diff backup"),

@@ -5,6 +5,7 @@ namespace (nothing is installed in the lab for a benchmark), commands on lab hos
 with the repository's configuration."""
 
 import os
+import runpy
 import shlex
 import shutil
 import subprocess
@@ -12,8 +13,17 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
-PSQL = "/usr/lib/postgresql/15/bin/psql"
+
+
+def controller_pg_bin():
+    """The controller's PostgreSQL programs: the newest installed (lab/setup-host.sh installs its Debian release's:
+    15 on Debian 12, 17 on Debian 13); 15's path, for require_tools to name, when there is none."""
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), key=lambda path: int(path.parts[-3]))
+    return installed[-1].parent if installed else Path("/usr/lib/postgresql/15/bin")
+
+
+PGBENCH = str(controller_pg_bin() / "pgbench")
+PSQL = str(controller_pg_bin() / "psql")
 
 
 def require_tools(*tools):
@@ -43,6 +53,15 @@ def on_host(host, command, check=True):
     if check and result.returncode != 0:
         sys.exit(f"on {host}: {command!r} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
     return result.stdout.strip()
+
+
+# What each Debian release brings (the collection's one table).
+RELEASES = runpy.run_path(str(REPO / "plugins" / "module_utils" / "debian_releases.py"))["RELEASES"]
+
+
+def pg_version(host):
+    """The PostgreSQL major version of a lab host's Debian release (15 on bookworm, 17 on trixie)."""
+    return RELEASES[on_host(host, ". /etc/os-release && echo $VERSION_CODENAME")]["postgresql_version"]
 
 
 def as_postgres(host, sql, database="postgres"):

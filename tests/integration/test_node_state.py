@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, opsforge developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pg_node_state against real PostgreSQL 15: the states the postgresql role's topology decides the primary from.
+"""pg_node_state against a real PostgreSQL (the controller's): the states the postgresql role's topology decides
+the primary from.
 
 Run as root, as the role runs it, the module connects over the unix socket as the owner of the data directory
 (peer authentication), and reports a running server that does not answer as stopped.
@@ -9,11 +10,16 @@ Run as root, as the role runs it, the module connects over the unix socket as th
 import os
 
 import pytest
-from pglab import PRIMARY_PORT, STANDBY_PORT, as_pg, run
+from pglab import PG_VERSION, PRIMARY_PORT, STANDBY_PORT, as_pg, run
 
 
 def state_of(lab, data_dir, port, **extra):
-    args = {"data_directory": str(data_dir), "version": "15", "port": port, "login_unix_socket": str(lab.sock)}
+    args = {
+        "data_directory": str(data_dir),
+        "version": str(PG_VERSION),
+        "port": port,
+        "login_unix_socket": str(lab.sock),
+    }
     args.update(extra)
     res = lab.module("pg_node_state", args)
     assert not res.get("failed"), res
@@ -54,4 +60,4 @@ def test_running_and_stopped_members(lab, peer):
 
 def test_refuses_the_data_directory_of_another_version(lab, primary):
     res = lab.module("pg_node_state", {"data_directory": str(lab.node_a), "version": "16", "port": PRIMARY_PORT})
-    assert res.get("failed") and "holds a PostgreSQL 15 cluster, not 16" in res["msg"]
+    assert res.get("failed") and f"holds a PostgreSQL {PG_VERSION} cluster, not 16" in res["msg"]

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import runpy
 import shlex
 import shutil
 import subprocess
@@ -62,6 +63,21 @@ def on_host(host, command):
     return subprocess.run(
         ["podman", "exec", f"lab-{host}", "sh", "-c", command], capture_output=True, text=True, check=True
     ).stdout.strip()
+
+
+# What each Debian release brings (the collection's one table, plugins/module_utils/debian_releases.py).
+RELEASES = runpy.run_path(str(REPO / "plugins" / "module_utils" / "debian_releases.py"))["RELEASES"]
+
+
+def pg_version(host):
+    """The PostgreSQL major version of a lab host's Debian release (15 on bookworm, 17 on trixie)."""
+    return RELEASES[on_host(host, ". /etc/os-release && echo $VERSION_CODENAME")]["postgresql_version"]
+
+
+def scratch_data_stamp():
+    """The scratch host's PG_VERSION file, with its time: unchanged when nothing touched the host's data directory."""
+    path = f"/var/lib/postgresql/{pg_version('drill1')}/main/PG_VERSION"
+    return on_host("drill1", f"ls -l --time-style=+%s {path} 2>&1 || true")
 
 
 def release_of(host):

@@ -7,7 +7,7 @@ cluster serving; the scratch host drill1 is overwritten by every restore.
 import subprocess
 import time
 
-from conftest import on_host, playbook, primary, psql, writes_through_pgbouncer
+from conftest import on_host, playbook, primary, psql, scratch_data_stamp, writes_through_pgbouncer
 
 TABLE = "webstack_pitr_probe"
 RESTORE_COMMAND_IN_AUTO_CONF = (
@@ -65,13 +65,13 @@ def test_a_point_in_time_restore_onto_a_scratch_host_brings_back_exactly_the_row
 
 
 def test_a_target_time_in_the_future_is_refused_before_the_scratch_host_is_touched():
-    before = on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true")
+    before = scratch_data_stamp()
     rc, out = playbook(
         "playbooks/restore.yml", "-e", "restore_host=drill1", "-e", "restore_target_time='2999-01-01 00:00:00+00'"
     )
     assert rc != 0
     assert "future" in " ".join(out.split())
-    assert on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true") == before
+    assert scratch_data_stamp() == before
 
 
 def test_a_running_member_is_refused_as_restore_target():

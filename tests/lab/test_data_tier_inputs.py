@@ -4,7 +4,7 @@ PgBouncer listening change that takes effect."""
 import json
 import re
 
-from conftest import on_host, playbook, primary, psql
+from conftest import on_host, pg_version, playbook, primary, psql
 
 
 def changed_total(output):
@@ -13,14 +13,14 @@ def changed_total(output):
 
 def test_a_setting_the_role_owns_is_refused_before_any_change():
     host = primary()
-    hba_before = on_host(host, "sha256sum /etc/postgresql/15/main/pg_hba.conf")
+    hba_before = on_host(host, f"sha256sum /etc/postgresql/{pg_version(host)}/main/pg_hba.conf")
     settings = json.dumps({"postgresql_settings": {"password_encryption": "md5", "work_mem": "8MB"}})
     rc, out = playbook("playbooks/site.yml", "--limit", "postgres", "-e", settings)
     assert rc != 0
     assert "postgresql_settings may not set password_encryption" in out
     assert changed_total(out) == 0
     assert psql(host, "SHOW password_encryption") == "scram-sha-256"
-    assert on_host(host, "sha256sum /etc/postgresql/15/main/pg_hba.conf") == hba_before
+    assert on_host(host, f"sha256sum /etc/postgresql/{pg_version(host)}/main/pg_hba.conf") == hba_before
 
 
 def test_the_example_inventorys_placeholder_secrets_are_refused_before_any_change():

@@ -8,7 +8,7 @@ failover drill leaves the other member as the primary, with the old one streamin
 import json
 
 import pytest
-from conftest import on_host, playbook, pools_paused, primary, psql
+from conftest import on_host, pg_version, playbook, pools_paused, primary, psql, scratch_data_stamp
 
 PROBE = "webstack_drill_probe"
 
@@ -50,7 +50,7 @@ def test_a_restore_drill_brings_back_every_table_at_its_restore_point_and_report
     ]
 
     # The copy is gone, PgBouncer serves again, the primary is where it was.
-    assert on_host("drill1", "ls -A /var/lib/postgresql/15/main | wc -l") == "0"
+    assert on_host("drill1", f"ls -A /var/lib/postgresql/{pg_version('drill1')}/main | wc -l") == "0"
     assert not pools_paused()
     assert primary() == host
     psql(host, f"DROP TABLE {PROBE}")
@@ -72,7 +72,7 @@ def test_an_unknown_drill_kind_is_refused_before_anything(tmp_path):
     ids=["unreachable scratch host", "too few standbys"],
 )
 def test_a_drill_that_cannot_start_stops_before_touching_anything_and_says_where(tmp_path, extra, reason):
-    before = on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true")
+    before = scratch_data_stamp()
 
     rc, out = playbook("playbooks/dr_drill.yml", "-e", f"drill_report_dir={tmp_path}", *extra)
     assert rc != 0
@@ -84,7 +84,7 @@ def test_a_drill_that_cannot_start_stops_before_touching_anything_and_says_where
 
     # Nothing was touched: PgBouncer not paused, the scratch host as it was.
     assert not pools_paused()
-    assert on_host("drill1", "ls -l --time-style=+%s /var/lib/postgresql/15/main/PG_VERSION 2>&1 || true") == before
+    assert scratch_data_stamp() == before
 
 
 def test_a_failover_drill_promotes_the_standby_rebuilds_the_old_primary_and_reports_the_outage(tmp_path):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO, on_host, playbook, psql
+from conftest import REPO, on_host, pg_version, playbook, psql
 
 # HTTPS on lb1 itself, for the site's name (nginx refuses a bare address).
 LB_CURL = "curl -sk --resolve lb1:443:127.0.0.1"
@@ -56,13 +56,13 @@ def test_the_broker_instance_never_evicts():
 def test_slots_keep_bounded_wal_and_the_members_are_recorded():
     for host in ("db1", "db2"):
         assert psql(host, "SHOW max_slot_wal_keep_size") == "8GB"
-        record = on_host(host, "grep -v '^#' /etc/postgresql/15/main/webstack-member-slots")
+        record = on_host(host, f"grep -v '^#' /etc/postgresql/{pg_version(host)}/main/webstack-member-slots")
         assert record.splitlines() == ["db1", "db2"]
 
 
 SERVICES = {
     "lb1": "nginx",
-    "db1": "postgresql@15-main",
+    "db1": "postgresql@{version}-main",
     "app1": "pgbouncer",
     "app2": "shop",
     "worker1": "celery-default",
@@ -72,6 +72,7 @@ SERVICES = {
 
 @pytest.mark.parametrize(("host", "unit"), SERVICES.items(), ids=SERVICES.values())
 def test_every_service_runs_sandboxed(host, unit):
+    unit = unit.format(version=pg_version(host)) if "{version}" in unit else unit
     # systemd-analyze rates the unit's configuration (Debian's nginx and postgresql@ alone: 9.6 UNSAFE; PgBouncer's
     # 4.7); the running main process shows that it started under that configuration.
     exposure = on_host(host, f"systemd-analyze security {unit}.service | tail -n 1")
