@@ -28,8 +28,9 @@ SERVICES = [
 ADMIN = ["192.0.2.0/24", "2001:db8::/64"]
 
 
-def rules_of(host, services=SERVICES, groups=GROUPS, admin=ADMIN):
-    return {rule["name"]: rule for rule in firewall_rules(services, host, groups, HOSTVARS, admin)}
+def rules_of(host, services=None, groups=None):
+    rules = firewall_rules(services or SERVICES, host, groups or GROUPS, HOSTVARS, ADMIN)
+    return {rule["name"]: rule for rule in rules}
 
 
 def test_a_host_gets_the_rules_of_its_groups_only():
