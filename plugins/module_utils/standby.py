@@ -57,6 +57,15 @@ def default_commands(pg_version, cluster_name):
     return start, stop
 
 
+def tls_pairs(params):
+    """The TLS keys of every connection to the primary, from ssl_mode and ca_cert (pure).
+
+    The login options' TLS settings apply to the primary too (they do not matter on the local unix socket):
+    sslmode is always written, so that a change from verify-full back to prefer reaches primary_conninfo.
+    """
+    return [("sslmode", params.get("ssl_mode") or "prefer"), ("sslrootcert", params.get("ca_cert"))]
+
+
 def desired_conninfo_pairs(params):
     """Ordered (key, value) pairs of the primary_conninfo to write (pure)."""
     return [
@@ -65,6 +74,7 @@ def desired_conninfo_pairs(params):
         ("host", params["primary_host"]),
         ("port", str(params["primary_port"])),
         ("application_name", params.get("application_name")),
+        *tls_pairs(params),
     ]
 
 
@@ -211,6 +221,7 @@ def basebackup_command(bin_dir, data_dir, params):
             ("port", str(params["primary_port"])),
             ("user", params["replication_user"]),
             ("application_name", params.get("application_name")),
+            *tls_pairs(params),
         ]
     )
     cmd = [
@@ -257,6 +268,7 @@ def rewind_command(bin_dir, data_dir, params, config_file=None):
             ("port", str(params["primary_port"])),
             ("user", user),
             ("dbname", params.get("rewind_dbname") or "postgres"),
+            *tls_pairs(params),
         ]
     )
     cmd = [os.path.join(bin_dir, "pg_rewind"), "-D", data_dir, "--source-server=" + source, "--progress"]

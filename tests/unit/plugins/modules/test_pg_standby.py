@@ -34,7 +34,7 @@ def params(**overrides):
     return base
 
 
-WANTED_CONNINFO = "user=replicator password=r-secret host=db1 port=5432 application_name=db2"
+WANTED_CONNINFO = "user=replicator password=r-secret host=db1 port=5432 application_name=db2 sslmode=prefer"
 
 
 def local(**overrides):
@@ -190,7 +190,7 @@ def test_basebackup_command_has_no_password():
 
 def test_rewind_command_and_credentials():
     cmd = sb.rewind_command("/b", "/data", params(), "/etc/postgresql/15/main/postgresql.conf")
-    assert "--source-server=host=db1 port=5432 user=replicator dbname=postgres" in cmd
+    assert "--source-server=host=db1 port=5432 user=replicator dbname=postgres sslmode=prefer" in cmd
     assert "--config-file=/etc/postgresql/15/main/postgresql.conf" in cmd
     assert sb.rewind_credentials(params()) == ("replicator", "r-secret")
     assert sb.rewind_credentials(params(rewind_user="rw", rewind_password="w")) == ("rw", "w")
@@ -256,8 +256,21 @@ def test_quote_guc_round_trip():
 def test_conninfo_differences():
     pairs = sb.desired_conninfo_pairs(params())
     assert sb.conninfo_differences(WANTED_CONNINFO, pairs) == []
-    assert sb.conninfo_differences("host=db1", pairs) == ["user", "password", "port", "application_name"]
+    assert sb.conninfo_differences("host=db1", pairs) == ["user", "password", "port", "application_name", "sslmode"]
     assert sb.conninfo_differences("password='broken", pairs) == ["primary_conninfo (unparseable)"]
+
+
+def test_every_connection_to_the_primary_verifies_it_with_tls():
+    tls = params(ssl_mode="verify-full", ca_cert="/etc/postgresql/15/main/tls/ca.crt")
+    wanted = "sslmode=verify-full sslrootcert=/etc/postgresql/15/main/tls/ca.crt"
+    assert sb.standby_settings(tls)["primary_conninfo"].endswith(wanted)
+    assert sb.basebackup_command("/b", "/data", tls)[4].endswith(wanted)
+    assert sb.rewind_command("/b", "/data", tls)[3].endswith(wanted)
+    # A standby that streams without TLS is reconfigured (a reload), and so is one that must stop verifying.
+    assert sb.conninfo_differences(WANTED_CONNINFO, sb.desired_conninfo_pairs(tls)) == ["sslmode", "sslrootcert"]
+    assert sb.conninfo_differences(WANTED_CONNINFO.replace("prefer", "verify-full"), sb.desired_conninfo_pairs(params())) == [
+        "sslmode"
+    ]
 
 
 def test_is_streaming_from():
