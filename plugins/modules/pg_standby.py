@@ -133,6 +133,10 @@ notes:
   - The login options point at the local server; run the task with C(become=true) so that the data directory
     can be read and written (as root, or with C(become_user=postgres) and start/stop commands that user may run).
   - Needs PostgreSQL 13 or later, where C(primary_conninfo) and C(primary_slot_name) change on reload.
+  - The TLS options O(ssl_mode) and O(ca_cert) also apply to every connection to the primary - C(primary_conninfo)
+    (C(sslmode) always, C(sslrootcert) when set), C(pg_basebackup), C(pg_rewind) and the replication probe. Over the
+    local unix socket libpq ignores them. Use V(verify-full) with the CA of the primary's certificate, which must name
+    O(primary_host).
   - With O(stop_running_primary=true) a running primary is only stopped when O(primary_host) answers over a
     replication connection and is on a newer timeline, so a task pointed at the wrong host cannot take the only
     primary down.

@@ -268,9 +268,9 @@ def test_every_connection_to_the_primary_verifies_it_with_tls():
     assert sb.rewind_command("/b", "/data", tls)[3].endswith(wanted)
     # A standby that streams without TLS is reconfigured (a reload), and so is one that must stop verifying.
     assert sb.conninfo_differences(WANTED_CONNINFO, sb.desired_conninfo_pairs(tls)) == ["sslmode", "sslrootcert"]
-    assert sb.conninfo_differences(WANTED_CONNINFO.replace("prefer", "verify-full"), sb.desired_conninfo_pairs(params())) == [
-        "sslmode"
-    ]
+    assert sb.conninfo_differences(
+        WANTED_CONNINFO.replace("prefer", "verify-full"), sb.desired_conninfo_pairs(params())
+    ) == ["sslmode"]
 
 
 def test_is_streaming_from():
