@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -87,6 +88,8 @@ def tier():
         standby_slot=standby,
         member_slots=members,
         shop_password=variables["webstack_lab_shop_db_password"],
+        # app_client's psql runs on this machine: the data tier's CA where the lab inventory keeps it.
+        client_ca=str(Path(__file__).resolve().parents[2] / ".cache" / "webstack-ca" / "ca.crt"),
         switchover_password=variables["postgresql_switchover_password"],
         # One connection for each PgBouncer host, and three to spare.
         switchover_connection_limit=len(INVENTORY.hosts("pgbouncer")) + 3,

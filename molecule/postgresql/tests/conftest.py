@@ -47,6 +47,8 @@ def tier():
         standby_slot="molecule_pg_db2",
         member_slots=["molecule_pg_db1", "molecule_pg_db2"],
         shop_password="molecule-shop-secret-000",
+        # The data tier's CA where app_client's psql reads it (PgBouncer's copy on the app host).
+        client_ca="/etc/pgbouncer/server-ca.crt",
         switchover_password="molecule-switchover-secret",
         # One connection for each PgBouncer host, and three to spare.
         switchover_connection_limit=4,
