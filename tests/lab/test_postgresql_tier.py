@@ -27,7 +27,8 @@ from scenario_checks import LabInventory, scenario_checks
 
 SCENARIO_ONLY = ("test_db1_is_primary_again_after_two_promotions",)
 
-globals().update(scenario_checks("postgresql", SCENARIO_ONLY))
+# importable: test_tls imports test_data_tier, as in the scenario's own pytest run.
+globals().update(scenario_checks("postgresql", SCENARIO_ONLY, importable=True))
 
 INVENTORY = LabInventory()
 
