@@ -22,13 +22,15 @@ from types import SimpleNamespace
 
 import pytest
 import testinfra
-from conftest import on_host, playbook, primary
-from scenario_checks import LabInventory, scenario_checks
+from conftest import REPO, on_host, playbook, primary
+from scenario_checks import LabInventory, scenario_checks, scenario_module
 
 SCENARIO_ONLY = ("test_db1_is_primary_again_after_two_promotions",)
 
-# importable: test_tls imports test_data_tier, as in the scenario's own pytest run.
-globals().update(scenario_checks("postgresql", SCENARIO_ONLY, importable=True))
+# test_tls imports test_data_tier, as the scenario's own pytest run lets it: that one module goes under its own name
+# (not every module: the scenario's test_switchover would take the name of this directory's).
+scenario_module(REPO / "molecule" / "postgresql" / "tests" / "test_data_tier.py", importable=True)
+globals().update(scenario_checks("postgresql", SCENARIO_ONLY))
 
 INVENTORY = LabInventory()
 
