@@ -12,30 +12,16 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, on_host
+from scenario_checks import scenario_module
 
 HOSTS = ("lb1", "db1")
 SSH_CONFIG = REPO / "lab" / "ssh_config"
 # lab/lab.sh's key (lab/ssh_config's IdentityFile)
 LAB_KEY = "/var/lib/opsforge-webstack/lab-ssh/id_ed25519.pub"
 
-KEX = [
-    "sntrup761x25519-sha512@openssh.com",
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group-exchange-sha256",
-]
-KEX_FIRST = {"bookworm": [], "trixie": ["mlkem768x25519-sha256"]}
-CIPHERS = [
-    "chacha20-poly1305@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-ctr",
-    "aes192-ctr",
-    "aes128-ctr",
-]
-MACS = ["hmac-sha2-512-etm@openssh.com", "hmac-sha2-256-etm@openssh.com", "umac-128-etm@openssh.com"]
+# The algorithm lists molecule/common checks, for each release.
+COMMON = scenario_module(REPO / "molecule" / "common" / "tests" / "test_common.py")
+KEX, KEX_FIRST, CIPHERS, MACS = COMMON.KEX, COMMON.KEX_FIRST, COMMON.CIPHERS, COMMON.MACS
 
 
 def sshd_settings(host):
