@@ -59,7 +59,9 @@ options:
     description:
       - How the connections negotiate TLS, as libpq's C(sslmode). V(verify-full) checks the server certificate
         against O(ca_cert) and its name against the host.
-      - Applies to every connection the module opens, including those to other servers named by its options.
+      - Applies to every connection the module opens, including those to other servers named by its options,
+        except where the module has TLS options of their own for those (the switchover modules'
+        C(switchover_ssl_mode) and C(switchover_ca_cert)).
     type: str
     default: prefer
     choices: [allow, disable, prefer, require, verify-ca, verify-full]

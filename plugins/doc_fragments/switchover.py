@@ -3,7 +3,8 @@
 
 
 class ModuleDocFragment:
-    # The login both halves of a switchover use on the database servers (switchover_credentials_argument_spec()).
+    # The login both halves of a switchover use on the database servers, and its TLS
+    # (switchover_credentials_argument_spec()).
     DOCUMENTATION = r"""
 options:
   switchover_user:
@@ -21,4 +22,21 @@ options:
     description: Database the switchover connections use.
     type: str
     default: postgres
+  switchover_ssl_mode:
+    description:
+      - How the connections to the database servers (the old primary, and the target for
+        M(opsforge.webstack.pgbouncer_switchover)) negotiate TLS, as libpq's C(sslmode). V(verify-full) checks that
+        the server's certificate is signed by the CA in O(switchover_ca_cert) and names the address connected to
+        (the collection's certificates name each host's private address); use it wherever the servers speak TLS.
+      - Apart from O(ssl_mode), which is the module's own login (the local unix socket, or PgBouncer's admin
+        console on loopback). When not set, O(ssl_mode) applies to the database servers too.
+    type: str
+    choices: [allow, disable, prefer, require, verify-ca, verify-full]
+  switchover_ca_cert:
+    description:
+      - File on the managed host of the CA that signs the database servers' certificates (libpq's C(sslrootcert)),
+        readable by the user the module runs as.
+      - Needed with V(verify-ca) and V(verify-full) in O(switchover_ssl_mode); the module refuses before it
+        connects, changing nothing, when the file is not set or cannot be read. When not set, O(ca_cert) applies.
+    type: str
 """

@@ -9,6 +9,8 @@ plain function so that it can be unit tested without a database.
 """
 
 import contextlib
+import os
+import pwd
 import re
 import time
 import traceback
@@ -38,6 +40,13 @@ MASK = "********"
 
 # libpq's sslmode values, as community.postgresql offers them.
 SSL_MODES = ["allow", "disable", "prefer", "require", "verify-ca", "verify-full"]
+# The sslmodes that check the server's certificate against a CA file (verify-full also its name).
+VERIFYING_SSL_MODES = ("verify-ca", "verify-full")
+# Where the collection's roles install the CA of PostgreSQL's certificates, for the messages.
+CA_FILES_HINT = (
+    "the postgresql role installs it on the members as /etc/postgresql/VERSION/CLUSTER/tls/ca.crt, "
+    "the pgbouncer role on the PgBouncer hosts as /etc/pgbouncer/server-ca.crt"
+)
 
 
 def postgres_common_argument_spec(default_user="postgres", default_port=5432):
@@ -129,6 +138,65 @@ def login_params(
         "login_db": dbname,
         "connect_timeout": connect_timeout or params.get("connect_timeout"),
     }
+
+
+def ca_file_problem(path: str) -> Optional[str]:
+    """Why this process cannot read path as a CA file, or None when it can (looks at the file system)."""
+    if path == "system":  # libpq 16 and later: the operating system's trusted CAs
+        return None
+    if not os.path.exists(path):
+        return "does not exist"
+    if not os.path.isfile(path):
+        return "is not a file"
+    if not os.access(path, os.R_OK):
+        return f"is not readable by the user the module runs as ({pwd.getpwuid(os.geteuid()).pw_name})"
+    return None
+
+
+def tls_error(
+    ssl_mode: Optional[str],
+    ca_cert: Optional[str],
+    mode_option: str = "ssl_mode",
+    ca_option: str = "ca_cert",
+    ca_problem: Callable[[str], Optional[str]] = ca_file_problem,
+) -> Optional[str]:
+    """An error text when a verifying sslmode has no CA file it can read, else None.
+
+    mode_option and ca_option name the options the two values came from, for the message; ca_problem(path)
+    says why a file cannot be read (ca_file_problem by default), so that this is pure for the unit tests.
+    Checked before any connection: libpq's own message comes only at connect time, and names neither option.
+    """
+    if ssl_mode not in VERIFYING_SSL_MODES:
+        return None
+    if not ca_cert:
+        return (
+            f"{mode_option}={ssl_mode} checks the servers' certificates against a CA, but {ca_option} is not set. "
+            f"Set {ca_option} to the file of the CA that signed them on this host ({CA_FILES_HINT}), or choose a "
+            f"{mode_option} that does not verify. Nothing was changed."
+        )
+    problem = ca_problem(ca_cert)
+    if problem:
+        return (
+            f"{ca_option} {ca_cert} {problem}, and {mode_option}={ssl_mode} needs it to check the servers' "
+            f"certificates. Point {ca_option} at the CA file on this host ({CA_FILES_HINT}). Nothing was changed."
+        )
+    return None
+
+
+def tls_failure_hint(
+    error: Optional[str], ssl_mode: Optional[str], ca_cert: Optional[str], host: str, ca_option: str = "ca_cert"
+) -> str:
+    """A sentence to add to a connection error that came from TLS, else an empty string (pure)."""
+    text = error or ""
+    if "certificate" not in text and "SSL" not in text:
+        return ""
+    if ssl_mode in VERIFYING_SSL_MODES:
+        name = f" and name the address connected to ({host})" if ssl_mode == "verify-full" else ""
+        return (
+            f" TLS ({ssl_mode}) refused the server: its certificate must be signed by the CA in {ca_option} "
+            f"({ca_cert}){name}; the collection's certificates name each host's private address."
+        )
+    return f" TLS ({ssl_mode}) failed: check that the server speaks TLS and that pg_hba.conf allows it ({host})."
 
 
 def describe_target(params, default_port=5432):

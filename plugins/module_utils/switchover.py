@@ -21,6 +21,14 @@ Everything here is a plain function so that the bounds can be unit tested withou
 
 import re
 
+from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
+    SSL_MODES,
+    ca_file_problem,
+    login_params,
+    tls_error,
+    tls_failure_hint,
+)
+
 SIGNAL_PREFIX = "webstack-switchover-paused:"
 READY_PREFIX = "webstack-switchover-ready:"
 # PostgreSQL keeps NAMEDATALEN - 1 = 63 bytes of application_name.
@@ -46,12 +54,70 @@ SELECT DISTINCT split_part(application_name, ':', 2)
 
 
 def switchover_credentials_argument_spec():
-    """The login both halves of a switchover use on the database hosts (the signal and the poll)."""
+    """The login both halves of a switchover use on the database hosts (the signal and the poll), and its TLS.
+
+    switchover_ssl_mode and switchover_ca_cert have no default: unset, the module's ssl_mode and ca_cert apply
+    (as they did before these options existed), see server_tls().
+    """
     return {
         "switchover_user": {"type": "str", "required": True},
         "switchover_password": {"type": "str", "required": True, "no_log": True},
         "switchover_db": {"type": "str", "default": "postgres"},
+        "switchover_ssl_mode": {"type": "str", "choices": SSL_MODES},
+        "switchover_ca_cert": {"type": "str"},
     }
+
+
+def server_tls(params):
+    """The TLS of the connections to the database servers (pure).
+
+    Returns {ssl_mode, ca_cert, mode_option, ca_option}: each value from switchover_ssl_mode / switchover_ca_cert,
+    else from the login's ssl_mode / ca_cert; the *_option keys name where it came from, for messages (a CA that
+    is missing altogether is asked for as switchover_ca_cert).
+    """
+    own_mode, own_ca = params.get("switchover_ssl_mode"), params.get("switchover_ca_cert")
+    ca_from_login = not own_ca and bool(params.get("ca_cert"))
+    return {
+        "ssl_mode": own_mode or params.get("ssl_mode") or "prefer",
+        "ca_cert": own_ca or params.get("ca_cert"),
+        "mode_option": "switchover_ssl_mode" if own_mode else "ssl_mode",
+        "ca_option": "ca_cert" if ca_from_login else "switchover_ca_cert",
+    }
+
+
+def server_tls_error(params, ca_problem=ca_file_problem):
+    """An error text when the TLS of the connections to the database servers cannot work, else None.
+
+    Pure but for ca_problem, which looks at the CA file (see postgres.tls_error).
+    """
+    tls = server_tls(params)
+    return tls_error(tls["ssl_mode"], tls["ca_cert"], tls["mode_option"], tls["ca_option"], ca_problem)
+
+
+def server_params(params, host, port, connect_timeout):
+    """Module params for a connection to a database server of the switchover (pure).
+
+    The switchover login on host:port, with the TLS of server_tls(); the client certificate options (ssl_cert,
+    ssl_key) stay the login's, as before.
+    """
+    server = login_params(
+        params,
+        host,
+        port,
+        params["switchover_user"],
+        params["switchover_password"],
+        params["switchover_db"],
+        connect_timeout=connect_timeout,
+    )
+    tls = server_tls(params)
+    server.update(ssl_mode=tls["ssl_mode"], ca_cert=tls["ca_cert"])
+    return server
+
+
+def server_error_hint(params, error, host):
+    """What to add to a failed connection to a database server when TLS refused it (pure)."""
+    tls = server_tls(params)
+    return tls_failure_hint(error, tls["ssl_mode"], tls["ca_cert"], host, tls["ca_option"])
 
 
 def signal_application_name(name):

@@ -10,9 +10,10 @@ description:
   - The promoting half of the critical section of a planned switchover; the other half is
     M(opsforge.webstack.pgbouncer_switchover) on every PgBouncer host. Both run at the same time as async jobs,
     and coordinate through the old primary, with no Ansible task in between.
-  - Runs on the target standby. Connects to the old primary over TCP as O(switchover_user) and waits, at most
-    O(signal_timeout) seconds, until every host in O(bouncers) holds a connection there whose
-    C(application_name) is C(webstack-switchover-paused:<name>), which each does only once its pools are paused.
+  - Runs on the target standby. Connects to the old primary over TCP as O(switchover_user), with the TLS of
+    O(switchover_ssl_mode) and O(switchover_ca_cert), and waits, at most O(signal_timeout) seconds, until every
+    host in O(bouncers) holds a connection there whose C(application_name) is
+    C(webstack-switchover-paused:<name>), which each does only once its pools are paused.
   - Then reads C(pg_current_wal_flush_lsn()) on the old primary (every acknowledged commit is at or before it),
     waits at most O(catchup_timeout) seconds until the local replay position reaches it, checks the signals
     again, and promotes with C(pg_promote()). It returns once the server accepts a write.
@@ -22,6 +23,9 @@ description:
     promote after a PgBouncer host could have resumed on the old primary.
   - A different module from M(opsforge.webstack.pg_promote), which promotes unconditionally (for failover and
     tests); this one only promotes inside the switchover protocol.
+  - With O(switchover_ssl_mode=verify-full) it refuses, before anything changes, when O(switchover_ca_cert) is not
+    a readable file, when the old primary's certificate is not signed by that CA, or when it does not name
+    O(old_primary_host).
 author:
   - opsforge developers (@opsforge)
 attributes:
@@ -86,6 +90,9 @@ options:
 notes:
   - The login options point at the local standby; connect as a superuser (for example C(become_user=postgres)
     over the unix socket), since C(pg_promote()) needs it.
+  - O(ssl_mode) and O(ca_cert) are the local login's (libpq ignores them on the unix socket); the connection to the
+    old primary takes O(switchover_ssl_mode) and O(switchover_ca_cert), and O(ssl_mode) and O(ca_cert) only where
+    those are not set.
 seealso:
   - module: opsforge.webstack.pgbouncer_switchover
   - module: opsforge.webstack.pg_promote
@@ -97,6 +104,8 @@ EXAMPLES = r"""
     old_primary_host: 10.0.0.11
     switchover_user: switchover
     switchover_password: "{{ postgresql_switchover_password }}"
+    switchover_ssl_mode: verify-full
+    switchover_ca_cert: /etc/postgresql/15/main/tls/ca.crt
     bouncers: [app1, app2]
   become: true
   become_user: postgres
@@ -165,7 +174,6 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     fetch_all,
     fetch_one,
     format_lsn,
-    login_params,
     new_module,
     parse_lsn,
     poll_until,
@@ -180,6 +188,9 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
     expand_restore_command,
     history_file_name,
     max_pause_age,
+    server_error_hint,
+    server_params,
+    server_tls_error,
     signal_decision,
     signal_name_error,
     signals_query_args,
@@ -191,7 +202,7 @@ if HAS_PSYCOPG2:
 
 
 def validate_params(params):
-    """Error message for unusable options, else None (pure)."""
+    """Error message for unusable options, else None (pure but for the look at the CA file)."""
     if not params.get("bouncers"):
         return "bouncers must name at least one PgBouncer host."
     for name in params["bouncers"]:
@@ -205,18 +216,16 @@ def validate_params(params):
             return f"{name} must be positive (got {params[name]})."
     if not 1 <= params.get("poll_interval_ms", 20) <= 1000:
         return "poll_interval_ms must be between 1 and 1000."
-    return bounds_error(params["pause_timeout"], params["pause_wait"], params["promote_wait"], params["signal_timeout"])
+    bounds = bounds_error(
+        params["pause_timeout"], params["pause_wait"], params["promote_wait"], params["signal_timeout"]
+    )
+    return bounds or server_tls_error(params)
 
 
 def old_primary_params(params):
-    return login_params(
-        params,
-        params["old_primary_host"],
-        params["old_primary_port"],
-        params["switchover_user"],
-        params["switchover_password"],
-        params["switchover_db"],
-        connect_timeout=min(params["connect_timeout"], 5),
+    """The connection to the old primary: the switchover login, with its TLS (pure)."""
+    return server_params(
+        params, params["old_primary_host"], params["old_primary_port"], min(params["connect_timeout"], 5)
     )
 
 
@@ -262,7 +271,8 @@ class Promotion:
         self.old, err = try_connect(old_params)
         if self.old is None:
             self.local.close()
-            self.refuse(f"could not connect to the old primary as {describe_target(old_params)}: {err}.")
+            hint = server_error_hint(self.params, err, self.params["old_primary_host"])
+            self.refuse(f"could not connect to the old primary as {describe_target(old_params)}: {err}.{hint}")
 
     def close(self):
         self.local.close()

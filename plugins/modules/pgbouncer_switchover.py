@@ -13,6 +13,9 @@ description:
     C(application_name=webstack-switchover-ready:<signal_name>)). With O(peers), it then waits at most
     O(barrier_timeout) seconds until every peer holds such a connection too, so that all PgBouncer hosts
     pause at the same moment however far apart Ansible started them.
+  - The connections to the two database servers take the TLS of O(switchover_ssl_mode) and
+    O(switchover_ca_cert). With V(verify-full), a certificate that is not signed by that CA, or does not name the
+    address connected to, fails the module before anything is paused.
   - It then issues PAUSE (at most O(pause_wait) seconds) and, once paused, signals by renaming its
     connection on O(old_primary_host) to C(application_name=webstack-switchover-paused:<signal_name>).
   - It then asks O(target_host) every O(poll_interval_ms) milliseconds whether it accepts writes (out of
@@ -91,6 +94,9 @@ options:
 notes:
   - Run it as a user that may replace O(config) (root), on the PgBouncer host, with the admin console's
     credentials in the login options.
+  - O(ssl_mode) and O(ca_cert) apply to the admin console (PgBouncer on loopback, which speaks no TLS by
+    default); set O(switchover_ssl_mode) and O(switchover_ca_cert) for the database servers, which otherwise
+    take O(ssl_mode) and O(ca_cert) too.
 seealso:
   - module: opsforge.webstack.pg_switchover_promote
   - module: opsforge.webstack.pgbouncer_admin
@@ -106,6 +112,8 @@ EXAMPLES = r"""
     target_host: 10.0.0.12
     switchover_user: switchover
     switchover_password: "{{ postgresql_switchover_password }}"
+    switchover_ssl_mode: verify-full
+    switchover_ca_cert: /etc/pgbouncer/server-ca.crt
     signal_name: "{{ inventory_hostname }}"
     peers: "{{ groups['pgbouncer'] }}"
     staged_config: /etc/pgbouncer/pgbouncer.ini.next
@@ -156,7 +164,6 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     connection_kwargs,
     elapsed_ms,
     ensure_psycopg2,
-    login_params,
     new_module,
     poll_until,
 )
@@ -166,6 +173,9 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
     bounds_error,
     peers_query_args,
     ready_application_name,
+    server_error_hint,
+    server_params,
+    server_tls_error,
     signal_application_name,
     signal_name_error,
     switchover_credentials_argument_spec,
@@ -179,7 +189,7 @@ STATEMENT_OPTIONS = "-c statement_timeout=1000"
 
 
 def validate_params(params):
-    """Error message for unusable options, else None (pure)."""
+    """Error message for unusable options, else None (pure but for the look at the CA file)."""
     error = signal_name_error(params.get("signal_name"))
     if error:
         return error + "."
@@ -203,20 +213,12 @@ def validate_params(params):
         return "staged_config must be in the same directory as config, so that the switch is an atomic rename."
     if not 1 <= params.get("poll_interval_ms", 20) <= 1000:
         return "poll_interval_ms must be between 1 and 1000."
-    return bounds_error(params["pause_timeout"], params["pause_wait"])
+    return bounds_error(params["pause_timeout"], params["pause_wait"]) or server_tls_error(params)
 
 
 def server_kwargs(params, host, port, application_name):
-    server = login_params(
-        params,
-        host,
-        port,
-        params["switchover_user"],
-        params["switchover_password"],
-        params["switchover_db"],
-        connect_timeout=1,
-    )
-    kwargs = connection_kwargs(server)
+    """psycopg2.connect() keyword arguments for a database server: the switchover login and its TLS (pure)."""
+    kwargs = connection_kwargs(server_params(params, host, port, connect_timeout=1))
     kwargs.update(application_name=application_name, options=STATEMENT_OPTIONS)
     return kwargs
 
@@ -302,6 +304,11 @@ class Switchover:
             self.signal = None
         self.poller.close()
 
+    def server_failure(self, action, host, error):
+        """The message of a database server that failed before the pause, with a hint when TLS refused it."""
+        error = str(error).strip()
+        return f"Cannot {action} {host}: {error}.{server_error_hint(self.params, error, host)} Nothing was paused."
+
     def preflight(self):
         """Everything that can be checked is checked before PAUSE."""
         params, staged, config = self.params, self.params["staged_config"], self.params["config"]
@@ -317,13 +324,9 @@ class Switchover:
             self.poller.connect()
             self.poller.writable()
         except psycopg2.Error as exc:
-            self.fail_before_pause(
-                f"Cannot reach the target {params['target_host']}: {str(exc).strip()}. Nothing was paused."
-            )
+            self.fail_before_pause(self.server_failure("reach the target", params["target_host"], exc))
         if self.poller.last_error:
-            self.fail_before_pause(
-                f"Cannot ask the target {params['target_host']}: {self.poller.last_error}. Nothing was paused."
-            )
+            self.fail_before_pause(self.server_failure("ask the target", params["target_host"], self.poller.last_error))
         try:
             self.signal = psycopg2.connect(
                 **server_kwargs(
@@ -335,9 +338,7 @@ class Switchover:
             )
             self.signal.autocommit = True
         except psycopg2.Error as exc:
-            self.fail_before_pause(
-                f"Cannot reach the old primary {params['old_primary_host']}: {str(exc).strip()}. Nothing was paused."
-            )
+            self.fail_before_pause(self.server_failure("reach the old primary", params["old_primary_host"], exc))
         self.console = open_admin_console(self.module)
 
     def barrier(self):

@@ -5,16 +5,25 @@
 Each test gets its own servers (the fixtures in conftest.py): node_a is the primary, pg_standby clones
 node_b, PgBouncer serves node_a, and the two halves of the critical section (pg_switchover_promote and
 pgbouncer_switchover) run at the same time, as the playbook's async jobs do, while a client writes through
-PgBouncer.
+PgBouncer. The TLS tests give both servers a certificate from a throwaway CA and check that the switchover's
+connections verify it (verify-full), and refuse a wrong CA or a certificate for another name before anything is
+paused or promoted.
 """
 
+import datetime
+import ipaddress
 import os
 import pwd
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pglab import BOUNCER_PORT, PRIMARY_PORT, STANDBY_PORT, SUPER_PW, psycopg2
 
 SWITCH_PW = "switch-Secret-4"
@@ -205,3 +214,188 @@ def test_switchover_under_writes_loses_nothing(lab, cluster):
     # a second promotion is refused: the target is a primary now
     res = lab.module("pg_switchover_promote", promote_args(lab, ["app1"]))
     assert res["failed"] and "not a standby" in res["msg"]
+
+
+# ------------------------------------------------------------------ TLS between the switchover and the servers
+
+
+def _certificate(subject, key, issuer, issuer_key, ca=False, names=()):
+    """A certificate for key, signed by issuer_key, valid for a day; names are its subjectAltName entries."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    )
+    if ca:
+        signing_only = x509.KeyUsage(
+            digital_signature=False,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=True,
+            crl_sign=True,
+            encipher_only=False,
+            decipher_only=False,
+        )
+        builder = builder.add_extension(signing_only, critical=True)
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def throwaway_tls(folder):
+    """Two CAs, and two server certificates of the first: one for 127.0.0.1 (where the servers listen), one for
+    another name and address only. Returns their paths (the keys 0600, for the postgres OS user)."""
+    folder.mkdir()
+    paths = SimpleNamespace()
+
+    def write(name, certificate, key=None):
+        (folder / f"{name}.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        setattr(paths, name, folder / f"{name}.crt")
+        if key is not None:
+            key_path = folder / f"{name}.key"
+            key_path.write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
+            key_path.chmod(0o600)
+            setattr(paths, f"{name}_key", key_path)
+
+    ca_key, other_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    write("ca", _certificate("webstack test CA", ca_key, "webstack test CA", ca_key, ca=True))
+    write("other_ca", _certificate("another CA", other_key, "another CA", other_key, ca=True))
+    for name, names in (
+        ("server", [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+        ("elsewhere", [x509.DNSName("db9.example"), x509.IPAddress(ipaddress.ip_address("10.255.0.9"))]),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        write(name, _certificate(str(names[0].value), key, "webstack test CA", ca_key, names=names), key)
+    return paths
+
+
+def verify_full_error(lab, port, ca):
+    """What a verify-full connection to port with the CA file ca says: None when it verifies."""
+    try:
+        lab.connect(port, sslmode="verify-full", sslrootcert=str(ca), connect_timeout=5).close()
+    except psycopg2.OperationalError as exc:
+        return str(exc).strip()
+    return None
+
+
+def serve_certificate(lab, tls, name):
+    """Both servers (node_b has node_a's settings and files since its clone) present the certificate name."""
+    tls.current.write_bytes(getattr(tls, name).read_bytes())
+    tls.current_key.write_bytes(getattr(tls, f"{name}_key").read_bytes())
+    for port in (PRIMARY_PORT, STANDBY_PORT):
+        lab.sql(port, "SELECT pg_reload_conf()")
+    # a reload is asynchronous: wait until new connections are shown the certificate
+    for _attempt in range(100):
+        errors = [verify_full_error(lab, port, tls.ca) for port in (PRIMARY_PORT, STANDBY_PORT)]
+        if all((error is None) == (name == "server") for error in errors):
+            return errors
+        time.sleep(0.05)
+    pytest.fail(f"after the reload, verify-full with the CA gives {errors} for certificate {name}")
+
+
+@pytest.fixture
+def tls_cluster(lab, bouncer):
+    """The cluster of `cluster`, with TLS on both servers (certificate for 127.0.0.1 from the throwaway CA) and the
+    switchover role refused without TLS (hostnossl ... reject); PgBouncer's admin console stays without TLS.
+    Returns the admin console login and the certificates."""
+    tls = throwaway_tls(lab.base / "tls")
+    # the files the servers read: serve_certificate() changes what is in them
+    tls.current, tls.current_key = lab.base / "tls" / "current.crt", lab.base / "tls" / "current.key"
+    tls.current.write_bytes(tls.server.read_bytes())
+    tls.current_key.write_bytes(tls.server_key.read_bytes())
+    tls.current_key.chmod(0o600)
+    lab.give_to_postgres(lab.base / "tls", tls.current, tls.current_key)
+    hba = lab.node_a / "pg_hba.conf"
+    hba.write_text("hostnossl all switchover 127.0.0.1/32 reject\n" + hba.read_text())
+    lab.sql(PRIMARY_PORT, "ALTER SYSTEM SET ssl_cert_file = %s", (str(tls.current),))
+    lab.sql(PRIMARY_PORT, "ALTER SYSTEM SET ssl_key_file = %s", (str(tls.current_key),))
+    lab.sql(PRIMARY_PORT, "ALTER SYSTEM SET ssl = on")
+    lab.sql(PRIMARY_PORT, "SELECT pg_reload_conf()")
+    lab.sql(PRIMARY_PORT, "CREATE ROLE switchover LOGIN CONNECTION LIMIT 5 PASSWORD %s", (SWITCH_PW,))
+    lab.sql(PRIMARY_PORT, "CREATE TABLE probe (id bigserial PRIMARY KEY, client int)")
+    lab.clone_standby()
+    return bouncer, tls
+
+
+def test_switchover_with_verify_full_verifies_both_servers(lab, tls_cluster):
+    admin, tls = tls_cluster
+    assert verify_full_error(lab, PRIMARY_PORT, tls.ca) is None
+    live, staged = stage(lab, STANDBY_PORT)
+    verify = {"switchover_ssl_mode": "verify-full", "switchover_ca_cert": str(tls.ca)}
+    # the admin console keeps the login's ssl_mode (prefer): PgBouncer here speaks no TLS
+    pause = bouncer_args(lab, admin, live, staged, peers=["app1"], **verify)
+    promoted, paused = both(lab, promote_args(lab, ["app1"], **verify), pause)
+    assert not promoted.get("failed"), promoted
+    assert not paused.get("failed"), paused
+    # pg_hba refuses the switchover role without TLS: the signal and the poll went over verified TLS
+    assert promoted["changed"] is True and promoted["signals"].keys() == {"app1"}
+    assert paused["switched"] is True and served_by() == (STANDBY_PORT, False)
+
+
+def test_switchover_refuses_servers_it_cannot_verify_before_pausing_or_promoting(lab, tls_cluster):
+    admin, tls = tls_cluster
+    live, staged = stage(lab, STANDBY_PORT)
+    before = live.read_text()
+
+    def both_refuse(verify, *fragments):
+        promoted = lab.module("pg_switchover_promote", promote_args(lab, ["app1"], **verify))
+        assert promoted["failed"] and "Nothing was changed" in promoted["msg"], promoted
+        assert not promoted.get("changed") and not promoted.get("restore_command_set_aside")
+        paused = lab.module("pgbouncer_switchover", bouncer_args(lab, admin, live, staged, **verify))
+        # refused by validation ("Nothing was changed") or in the preflight ("Nothing was paused")
+        assert paused["failed"] and "nothing was" in paused["msg"].lower() and "pause_ms" not in paused, paused
+        for fragment in fragments:
+            assert fragment in promoted["msg"] and fragment in paused["msg"], (fragment, promoted, paused)
+
+    # no CA file where one is needed: refused before any connection, naming the option
+    missing = lab.base / "tls" / "absent.crt"
+    both_refuse({"switchover_ssl_mode": "verify-full"}, "switchover_ca_cert is not set")
+    both_refuse(
+        {"switchover_ssl_mode": "verify-ca", "switchover_ca_cert": str(missing)},
+        f"switchover_ca_cert {missing} does not exist",
+    )
+    # a CA that did not sign the servers' certificates
+    both_refuse(
+        {"switchover_ssl_mode": "verify-full", "switchover_ca_cert": str(tls.other_ca)},
+        "certificate verify failed",
+        f"signed by the CA in switchover_ca_cert ({tls.other_ca})",
+    )
+    # the right CA, but a certificate for another name and address than the one connected to
+    errors = serve_certificate(lab, tls, "elsewhere")
+    assert all("does not match host name" in error for error in errors), errors
+    both_refuse(
+        {"switchover_ssl_mode": "verify-full", "switchover_ca_cert": str(tls.ca)},
+        'does not match host name "127.0.0.1"',
+        "name the address connected to (127.0.0.1)",
+    )
+    # what the switchover did before: sslmode=prefer is shown this certificate and goes on (check mode)
+    res = lab.module("pg_switchover_promote", promote_args(lab, ["app1"]), check=True)
+    assert not res.get("failed"), res
+    # verify-ca checks the CA only: the same certificate passes (check mode, which pauses and promotes nothing)
+    res = lab.module(
+        "pg_switchover_promote",
+        promote_args(lab, ["app1"], switchover_ssl_mode="verify-ca", switchover_ca_cert=str(tls.ca)),
+        check=True,
+    )
+    assert not res.get("failed"), res
+    # nothing moved: node_b is a standby, PgBouncer serves node_a on the old configuration, no signal is left
+    assert lab.sql(STANDBY_PORT, "SELECT pg_is_in_recovery()") == [(True,)]
+    assert live.read_text() == before and staged.exists()
+    assert served_by() == (PRIMARY_PORT, False)
+    rows = lab.sql(PRIMARY_PORT, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'webstack-%%'")
+    assert rows == [(0,)]
+    staged.unlink()

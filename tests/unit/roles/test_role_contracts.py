@@ -76,3 +76,54 @@ def test_python_app_refuses_to_be_applied_on_its_own(tmp_path):
     assert result.returncode == 2, output
     assert "opsforge.webstack.python_app is an internal role" in output
     assert "Apply opsforge.webstack.uvicorn or opsforge.webstack.celery instead" in output
+
+
+# The collection's module options that name another host's PostgreSQL, with the TLS options that must go with them.
+REMOTE_SERVER_TLS = {
+    "primary_host": ("ssl_mode", "ca_cert"),
+    "old_primary_host": ("switchover_ssl_mode", "switchover_ca_cert"),
+    "target_host": ("switchover_ssl_mode", "switchover_ca_cert"),
+}
+# Where the TLS of a host's clients of the cluster is computed, once per role that installs the CA there.
+SHARED_TLS = re.compile(r"_(postgresql_client|pgbouncer_server|switchover_member|switchover_bouncer)_tls\b")
+LOOPBACK = {"", "127.0.0.1", "::1", "localhost"}
+
+
+def _module_calls(node, path):
+    """(where, module, args) for every task of a loaded YAML document that calls one of the collection's modules."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.startswith("opsforge.webstack.") and isinstance(value, dict):
+                yield f"{path}: {node.get('name', key)}", key, value
+            else:
+                yield from _module_calls(value, path)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _module_calls(item, path)
+
+
+def _task_files():
+    files = [*ROLES.glob("*/tasks/*.yml"), *ROLES.glob("*/handlers/*.yml"), *(ROOT / "playbooks").rglob("*.yml")]
+    return sorted(path for path in files if path.suffix == ".yml")
+
+
+def test_every_connection_to_another_hosts_postgresql_verifies_with_the_shared_tls():
+    """A module call that reaches another host's PostgreSQL passes TLS from the one mapping of its role (verify-full
+    with the host's CA where postgresql_tls is on), never a literal; a login over TCP goes to loopback only."""
+    problems, remote = [], 0
+    for path in _task_files():
+        for where, module, args in _module_calls(yaml.safe_load(path.read_text()), path.relative_to(ROOT)):
+            for option, (mode, ca) in REMOTE_SERVER_TLS.items():
+                if option not in args:
+                    continue
+                remote += 1
+                if not SHARED_TLS.search(str(args.get(mode, ""))) or not SHARED_TLS.search(str(args.get(ca, ""))):
+                    problems.append(f"{where}: {module} reaches {option} without {mode}/{ca} from the shared TLS")
+            for option in ("ssl_mode", "switchover_ssl_mode"):
+                if option in args and not SHARED_TLS.search(str(args[option])):
+                    problems.append(f"{where}: {option} is typed here ({args[option]!r}), not the shared TLS")
+            if str(args.get("login_host", "")) not in LOOPBACK and "ssl_mode" not in args:
+                problems.append(f"{where}: {module} logs in to {args['login_host']} without ssl_mode")
+    assert problems == []
+    # pg_standby's primary, pg_switchover_promote's old primary, pgbouncer_switchover's old primary and target
+    assert remote >= 4

@@ -160,6 +160,56 @@ def test_login_params_point_elsewhere_and_keep_tls():
     assert pg.describe_target(other) == "switchover@10.0.0.11:5432"
 
 
+def _no_problem(_path):
+    return None
+
+
+@pytest.mark.parametrize("mode", ["disable", "allow", "prefer", "require", None])
+def test_tls_error_asks_for_no_ca_where_nothing_is_verified(mode):
+    assert pg.tls_error(mode, None, ca_problem=_no_problem) is None
+
+
+@pytest.mark.parametrize("mode", ["verify-ca", "verify-full"])
+def test_tls_error_names_the_options_when_a_verifying_mode_has_no_ca(mode):
+    error = pg.tls_error(mode, "", "switchover_ssl_mode", "switchover_ca_cert", ca_problem=_no_problem)
+    assert f"switchover_ssl_mode={mode}" in error and "switchover_ca_cert is not set" in error
+    assert "/etc/pgbouncer/server-ca.crt" in error and "Nothing was changed" in error
+
+
+def test_tls_error_says_why_the_ca_cannot_be_read():
+    error = pg.tls_error("verify-full", "/etc/ca.crt", ca_problem=lambda path: "does not exist")
+    assert error.startswith("ca_cert /etc/ca.crt does not exist, and ssl_mode=verify-full needs it")
+    assert pg.tls_error("verify-full", "/etc/ca.crt", ca_problem=_no_problem) is None
+
+
+def test_ca_file_problem_looks_at_the_file(tmp_path):
+    ca = tmp_path / "ca.crt"
+    assert pg.ca_file_problem(str(ca)) == "does not exist"
+    assert pg.ca_file_problem(str(tmp_path)) == "is not a file"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert pg.ca_file_problem(str(ca)) is None
+    assert pg.ca_file_problem("system") is None
+
+
+@pytest.mark.parametrize(
+    ("error", "fragment"),
+    [
+        ("SSL error: certificate verify failed", "signed by the CA in switchover_ca_cert (/ca.crt) and name"),
+        ('server certificate for "db9" does not match host name "10.0.0.11"', "name the address connected to (10.0"),
+    ],
+)
+def test_tls_failure_hint_explains_a_refused_certificate(error, fragment):
+    hint = pg.tls_failure_hint(error, "verify-full", "/ca.crt", "10.0.0.11", "switchover_ca_cert")
+    assert fragment in hint
+
+
+def test_tls_failure_hint_is_empty_for_other_errors():
+    assert pg.tls_failure_hint('password authentication failed for user "s"', "verify-full", "/ca", "h") == ""
+    assert pg.tls_failure_hint(None, "prefer", None, "h") == ""
+    assert "speaks TLS" in pg.tls_failure_hint("server does not support SSL", "require", None, "h")
+    assert "and name" not in pg.tls_failure_hint("certificate verify failed", "verify-ca", "/ca", "h")
+
+
 def test_common_argument_spec_names_follow_community_postgresql():
     spec = pg.postgres_common_argument_spec()
     assert spec["login_port"]["aliases"] == ["port"] and spec["ca_cert"]["aliases"] == ["ssl_rootcert"]

@@ -3,6 +3,7 @@
 
 import pytest
 from ansible_collections.opsforge.webstack.plugins.module_utils import switchover as sw
+from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import connection_kwargs
 
 
 def test_signal_application_name_fits_postgres():
@@ -96,3 +97,73 @@ def test_restore_command_placeholders_are_filled_as_postgresql_fills_them():
 def test_history_file_names_are_eight_hex_digits():
     assert sw.history_file_name(3) == "00000003.history"
     assert sw.history_file_name(26) == "0000001A.history"
+
+
+SERVER_LOGIN = {
+    "switchover_user": "switchover",
+    "switchover_password": "pw",
+    "switchover_db": "postgres",
+    "login_host": "",
+    "login_unix_socket": "",
+    "connect_timeout": 10,
+    "ssl_mode": "prefer",
+    "ca_cert": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({}, ("prefer", None, "ssl_mode", "switchover_ca_cert")),
+        (
+            {"switchover_ssl_mode": "verify-full", "switchover_ca_cert": "/pg-ca.crt"},
+            ("verify-full", "/pg-ca.crt", "switchover_ssl_mode", "switchover_ca_cert"),
+        ),
+        # unset, the login's TLS applies to the servers as it did before the switchover_* options
+        ({"ssl_mode": "verify-full", "ca_cert": "/ca.crt"}, ("verify-full", "/ca.crt", "ssl_mode", "ca_cert")),
+        # the switchover's own win over the login's (PgBouncer's admin console may verify another CA)
+        (
+            {
+                "ssl_mode": "require",
+                "ca_cert": "/console-ca.crt",
+                "switchover_ssl_mode": "verify-full",
+                "switchover_ca_cert": "/pg-ca.crt",
+            },
+            ("verify-full", "/pg-ca.crt", "switchover_ssl_mode", "switchover_ca_cert"),
+        ),
+        ({"ssl_mode": None}, ("prefer", None, "ssl_mode", "switchover_ca_cert")),
+    ],
+)
+def test_server_tls_takes_the_switchover_options_else_the_logins(change, expected):
+    tls = sw.server_tls({**SERVER_LOGIN, **change})
+    assert (tls["ssl_mode"], tls["ca_cert"], tls["mode_option"], tls["ca_option"]) == expected
+
+
+def test_server_params_connect_to_the_server_with_the_switchover_tls():
+    params = {**SERVER_LOGIN, "switchover_ssl_mode": "verify-full", "switchover_ca_cert": "/pg-ca.crt"}
+    kwargs = connection_kwargs(sw.server_params(params, "10.0.0.11", 5433, connect_timeout=5))
+    assert (kwargs["host"], kwargs["port"], kwargs["user"]) == ("10.0.0.11", 5433, "switchover")
+    assert kwargs["password"] == "pw"
+    assert (kwargs["sslmode"], kwargs["sslrootcert"], kwargs["connect_timeout"]) == ("verify-full", "/pg-ca.crt", 5)
+    # the login's own connection keeps its TLS
+    assert connection_kwargs(params)["sslmode"] == "prefer" and "sslrootcert" not in connection_kwargs(params)
+
+
+def test_server_tls_error_names_the_option_to_set():
+    def no_problem(_path):
+        return None
+
+    error = sw.server_tls_error({**SERVER_LOGIN, "switchover_ssl_mode": "verify-full"}, no_problem)
+    assert "switchover_ssl_mode=verify-full" in error and "switchover_ca_cert is not set" in error
+    error = sw.server_tls_error({**SERVER_LOGIN, "ssl_mode": "verify-ca", "ca_cert": "/gone"}, lambda path: "is gone")
+    assert error.startswith("ca_cert /gone is gone, and ssl_mode=verify-ca")
+    assert sw.server_tls_error({**SERVER_LOGIN, "switchover_ssl_mode": "require"}, no_problem) is None
+    params = {**SERVER_LOGIN, "switchover_ssl_mode": "verify-full", "switchover_ca_cert": "/pg-ca.crt"}
+    assert sw.server_tls_error(params, no_problem) is None
+
+
+def test_server_error_hint_names_the_ca_option_in_use():
+    params = {**SERVER_LOGIN, "switchover_ssl_mode": "verify-full", "switchover_ca_cert": "/pg-ca.crt"}
+    hint = sw.server_error_hint(params, "certificate verify failed", "10.0.0.11")
+    assert "switchover_ca_cert (/pg-ca.crt)" in hint and "(10.0.0.11)" in hint
+    assert sw.server_error_hint(params, "timeout expired", "10.0.0.11") == ""

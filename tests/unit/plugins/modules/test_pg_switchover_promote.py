@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 import pytest
+from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import connection_kwargs
 from ansible_collections.opsforge.webstack.plugins.modules import pg_switchover_promote as mod
 
 GOOD = {
@@ -32,6 +33,45 @@ def test_validate_params_accepts():
 )
 def test_validate_params_rejects(change, fragment):
     assert fragment in mod.validate_params({**GOOD, **change})
+
+
+def test_old_primary_params_verify_the_old_primary():
+    params = {
+        "old_primary_host": "10.0.0.11",
+        "old_primary_port": 5432,
+        "switchover_user": "s",
+        "switchover_password": "pw",
+        "switchover_db": "postgres",
+        "connect_timeout": 10,
+        "login_unix_socket": "",
+        "ssl_mode": "prefer",
+        "switchover_ssl_mode": "verify-full",
+        "switchover_ca_cert": "/etc/postgresql/15/main/tls/ca.crt",
+    }
+    kwargs = connection_kwargs(mod.old_primary_params(params))
+    assert (kwargs["host"], kwargs["sslmode"], kwargs["sslrootcert"]) == (
+        "10.0.0.11",
+        "verify-full",
+        "/etc/postgresql/15/main/tls/ca.crt",
+    )
+    assert kwargs["connect_timeout"] == 5
+    # the local login (the unix socket) keeps its own
+    assert connection_kwargs(params)["sslmode"] == "prefer"
+
+
+def test_main_refuses_verify_full_without_a_readable_ca_before_connecting(run_module_main, tmp_path):
+    args = {
+        "old_primary_host": "192.0.2.1",
+        "switchover_user": "switchover",
+        "switchover_password": "x" * 16,
+        "bouncers": ["app1"],
+        "login_port": 1,
+        "switchover_ssl_mode": "verify-full",
+        "switchover_ca_cert": str(tmp_path / "ca.crt"),
+    }
+    code, result = run_module_main(mod.main, args)
+    assert code == 1 and result["msg"].startswith(f"switchover_ca_cert {tmp_path / 'ca.crt'} does not exist")
+    assert "Nothing was changed" in result["msg"]
 
 
 def test_main_rejects_bad_bounds_before_connecting(run_module_main):

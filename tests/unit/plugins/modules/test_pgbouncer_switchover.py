@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 import pytest
+from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer import admin_connection_kwargs
 from ansible_collections.opsforge.webstack.plugins.modules import pgbouncer_switchover as mod
 
 GOOD = {
@@ -50,6 +51,34 @@ def test_server_kwargs_bound_every_statement():
     assert kwargs["application_name"] == "webstack-switchover-paused:app1"
     assert kwargs["connect_timeout"] == 1 and "statement_timeout" in kwargs["options"]
     assert kwargs["host"] == "10.0.0.11" and kwargs["password"] == "pw"
+
+
+def test_server_kwargs_verify_the_servers_and_leave_the_console_alone():
+    params = {
+        "switchover_user": "s",
+        "switchover_password": "pw",
+        "switchover_db": "postgres",
+        "login_host": "127.0.0.1",
+        "ssl_mode": "prefer",
+        "switchover_ssl_mode": "verify-full",
+        "switchover_ca_cert": "/etc/pgbouncer/server-ca.crt",
+    }
+    kwargs = mod.server_kwargs(params, "10.0.0.12", 5432, "webstack-switchover-poll")
+    assert (kwargs["sslmode"], kwargs["sslrootcert"]) == ("verify-full", "/etc/pgbouncer/server-ca.crt")
+    console = admin_connection_kwargs(params)
+    assert console["sslmode"] == "prefer" and "sslrootcert" not in console
+
+
+def test_validate_params_refuses_verify_full_without_a_readable_ca(tmp_path):
+    error = mod.validate_params({**GOOD, "switchover_ssl_mode": "verify-full"})
+    assert "switchover_ca_cert is not set" in error
+    absent = tmp_path / "server-ca.crt"
+    error = mod.validate_params({**GOOD, "switchover_ssl_mode": "verify-full", "switchover_ca_cert": str(absent)})
+    assert error.startswith(f"switchover_ca_cert {absent} does not exist")
+    present = absent
+    present.write_text("-----BEGIN CERTIFICATE-----\n")
+    verifying = {**GOOD, "switchover_ssl_mode": "verify-full", "switchover_ca_cert": str(present)}
+    assert mod.validate_params(verifying) is None
 
 
 def test_main_fails_before_pausing_without_a_staged_file(run_module_main, tmp_path):
