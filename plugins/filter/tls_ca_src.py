@@ -29,7 +29,8 @@ options:
 
 EXAMPLES = r"""
 uvicorn_app_tls_ca_src: >-
-  {{ redis_tls | default(true) | opsforge.webstack.tls_ca_src(redis_tls_ca_cert_src | default(''), redis_tls_ca_dir | default('')) }}
+  {{ redis_tls | default(true)
+     | opsforge.webstack.tls_ca_src(redis_tls_ca_cert_src | default(''), redis_tls_ca_dir | default('')) }}
 """
 
 RETURN = r"""

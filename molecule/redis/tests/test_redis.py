@@ -11,7 +11,6 @@ import shlex
 
 import pytest
 
-
 # The CA the role installs on the Redis host beside the server certificate (redis_tls, the default).
 CA = "/etc/redis/tls/ca.crt"
 
@@ -29,7 +28,8 @@ def redis(tier, *command, user=None, password=None, db=0, address="127.0.0.1", p
         user_option = ""
     tls_options = f"--tls --cacert {shlex.quote(cacert)} " if tls else ""
     words = " ".join(shlex.quote(word) for word in command)
-    cmd = host.run(f"{auth}redis-cli {tls_options}-h {address} -p {port} --no-auth-warning {user_option} -n {db} {words}")
+    options = f"{tls_options}-h {address} -p {port} --no-auth-warning {user_option} -n {db}"
+    cmd = host.run(f"{auth}redis-cli {options} {words}")
     return (cmd.stdout + cmd.stderr).strip()
 
 
