@@ -46,6 +46,8 @@ def tier():
         # The shop's workers listen on db 1's remote control channel: the checks publish on one nobody uses.
         celery_probe_db=15,
         converge=converge,
+        # The lab's CA on the controller (redis_tls_ca_dir).
+        controller_ca=REPO / ".cache" / "webstack-ca" / "ca.crt",
     )
     yield tier
     keys = redis_checks.redis(tier, "--scan", "--pattern", f"{CACHE_PREFIX}*", user="admin").split()

@@ -15,10 +15,12 @@ from conftest import REPO, on_host, pg_version, playbook, psql
 LB_CURL = "curl -sk --resolve lb1:443:127.0.0.1"
 # The lab's Redis passwords (inventories/lab/group_vars/all.yml).
 REDIS = {"app": "lab-redis-app-password-01", "celery": "lab-redis-celery-password-1"}
+# Redis speaks TLS only: redis-cli verifies it with the CA the redis role installed.
+REDIS_CLI = "redis-cli --tls --cacert /etc/redis/tls/ca.crt --no-auth-warning"
 
 
 def redis(user, db, *words):
-    cli = f"REDISCLI_AUTH={REDIS[user]} redis-cli --no-auth-warning --user {user} -n {db}"
+    cli = f"REDISCLI_AUTH={REDIS[user]} {REDIS_CLI} --user {user} -n {db}"
     return on_host("cache1", f"{cli} {' '.join(words)} 2>&1 || true")
 
 
@@ -49,7 +51,7 @@ def test_the_app_user_can_neither_read_nor_inject_celery_messages():
 
 
 def test_the_broker_instance_never_evicts():
-    admin = "REDISCLI_AUTH=lab-redis-admin-password-1 redis-cli --no-auth-warning --user admin"
+    admin = f"REDISCLI_AUTH=lab-redis-admin-password-1 {REDIS_CLI} --user admin"
     assert on_host("cache1", f"{admin} CONFIG GET maxmemory-policy").splitlines()[1] == "noeviction"
 
 
@@ -97,7 +99,7 @@ def test_a_verbose_run_that_changes_the_redis_acl_prints_no_secret():
     # at -vvv, where module arguments and results are printed unless a task is no_log.
     secrets = lab_secrets()
     assert len(secrets) >= 8 and "lab-redis-admin-password-1" in secrets
-    admin = "REDISCLI_AUTH=lab-redis-admin-password-1 redis-cli --no-auth-warning --user admin"
+    admin = f"REDISCLI_AUTH=lab-redis-admin-password-1 {REDIS_CLI} --user admin"
     try:
         changed = json.dumps({"redis_app_keys": "~cache:* ~webstack-probe:*"})
         rc, out = playbook("playbooks/site.yml", "--limit", "cache1", "-vvv", "-e", changed)

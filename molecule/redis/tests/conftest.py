@@ -48,4 +48,6 @@ def tier():
         # The broker's database (the Celery URLs' /1).
         celery_probe_db=1,
         converge=converge,
+        # The CA on the controller (converge.yml's redis_tls_ca_dir), for clients that run there (Celery's probe).
+        controller_ca=Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "webstack-ca" / "ca.crt",
     )

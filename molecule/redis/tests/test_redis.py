@@ -1,4 +1,4 @@
-"""Redis answers only its ACL users, keeps them to their commands, persists data and runs sandboxed.
+"""Redis answers only its ACL users over TLS, keeps them to their commands, persists data and runs sandboxed.
 
 
 The Redis host, its users' passwords and the role's re-run come from the `tier` fixture: conftest.py gives the
@@ -6,13 +6,19 @@ scenario's instance, tests/lab/test_redis_tier.py the lab's cache1.
 """
 
 import json
+import re
 import shlex
 
 import pytest
 
+# The CA the role installs on the Redis host beside the server certificate (redis_tls, the default).
+CA = "/etc/redis/tls/ca.crt"
 
-def redis(tier, *command, user=None, password=None, db=0, address="127.0.0.1", port=6379):
-    """Run redis-cli on the tier's host; the password goes through the environment, as for the role."""
+
+def redis(tier, *command, user=None, password=None, db=0, address="127.0.0.1", port=6379, tls=True, cacert=CA):
+    """Run redis-cli on the tier's host, over TLS verified with `cacert` unless `tls` is false (a plaintext client).
+
+    The password goes through the environment here (a test's own process); the role sends it over stdin."""
     host = tier.host
     auth = ""
     if user:
@@ -20,8 +26,10 @@ def redis(tier, *command, user=None, password=None, db=0, address="127.0.0.1", p
         user_option = f"--user {user}"
     else:
         user_option = ""
+    tls_options = f"--tls --cacert {shlex.quote(cacert)} " if tls else ""
     words = " ".join(shlex.quote(word) for word in command)
-    cmd = host.run(f"{auth}redis-cli -h {address} -p {port} --no-auth-warning {user_option} -n {db} {words}")
+    options = f"{tls_options}-h {address} -p {port} --no-auth-warning {user_option} -n {db}"
+    cmd = host.run(f"{auth}redis-cli {options} {words}")
     return (cmd.stdout + cmd.stderr).strip()
 
 
@@ -130,7 +138,8 @@ def test_data_survives_restart(tier):
     assert redis(tier, "SET", key, "kept", user="app") == "OK"
     tier.host.check_output("systemctl restart redis-server")
     tier.host.check_output(
-        "for i in $(seq 20); do redis-cli -h 127.0.0.1 PING 2>&1 | grep -q NOAUTH && exit 0; sleep 0.5; done"
+        f"for i in $(seq 20); do redis-cli --tls --cacert {CA} -h 127.0.0.1 PING 2>&1 | grep -q NOAUTH && exit 0;"
+        " sleep 0.5; done"
     )
     assert redis(tier, "GET", key, user="app") == "kept"
 
@@ -169,3 +178,67 @@ def test_new_user_applied_and_removed_without_restart(tier):
     assert rc == 0, out
     assert "WRONGPASS" in redis(tier, "PING", user="reporting", password=password)
     assert main_pid(tier) == pid, "Redis was restarted"
+
+
+def test_plaintext_connections_refused(tier):
+    # No plaintext listener (port 0): a client without TLS gets no Redis reply at all, on either address.
+    for address in ("127.0.0.1", own_address(tier.host)):
+        out = redis(tier, "PING", user="app", address=address, tls=False)
+        assert "PONG" not in out and "NOAUTH" not in out and "WRONGPASS" not in out, out
+        assert "PONG" not in redis(tier, "PING", address=address, tls=False)
+    assert redis(tier, "CONFIG", "GET", "port", user="admin").splitlines() == ["port", "0"]
+    assert redis(tier, "CONFIG", "GET", "tls-port", user="admin").splitlines() == ["tls-port", "6379"]
+
+
+def test_tls_settings(tier):
+    assert redis(tier, "CONFIG", "GET", "tls-protocols", user="admin").splitlines()[1] == "TLSv1.2 TLSv1.3"
+    # Clients log in with their passwords; they verify the server, the server does not ask for their certificates.
+    assert redis(tier, "CONFIG", "GET", "tls-auth-clients", user="admin").splitlines()[1] == "no"
+    key = tier.host.file("/etc/redis/tls/redis.key")
+    assert key.user == "root" and key.group == "redis" and key.mode == 0o640
+
+
+def test_a_client_with_another_ca_fails_verification(tier):
+    wrong = "/tmp/webstack-test-wrong-ca"
+    tier.host.check_output(
+        f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=not-the-webstack-ca"
+        f" -days 1 -keyout {wrong}.key -out {wrong}.crt 2>/dev/null"
+    )
+    try:
+        out = redis(tier, "PING", user="app", cacert=f"{wrong}.crt")
+        assert "PONG" not in out
+        assert "certificate verify failed" in out, out
+        # The same client with the right CA gets in (the failure above is the CA's).
+        assert redis(tier, "PING", user="app") == "PONG"
+    finally:
+        tier.host.run(f"rm -f {wrong}.key {wrong}.crt")
+
+
+def served_certificate(tier, port=6379):
+    """Serial and names of the certificate Redis serves to a new connection (asked on the Redis host)."""
+    return tier.host.check_output(
+        f"openssl s_client -connect 127.0.0.1:{port} -CAfile {CA} -verify_return_error </dev/null 2>/dev/null"
+        " | openssl x509 -noout -serial -ext subjectAltName"
+    )
+
+
+def serial(certificate):
+    return re.search(r"serial=(\w+)", certificate).group(1)
+
+
+def test_a_new_certificate_is_loaded_without_a_restart(tier):
+    pid, before = main_pid(tier), served_certificate(tier)
+    assert "rotated.example" not in before
+    try:
+        rc, out = tier.converge({"redis_tls_names": ["rotated.example"]})
+        assert rc == 0, out[-3000:]
+        after = served_certificate(tier)
+        assert "rotated.example" in after, after
+        assert serial(after) != serial(before)
+        assert main_pid(tier) == pid, "Redis was restarted for a new certificate"
+        assert redis(tier, "PING", user="app", address=own_address(tier.host)) == "PONG"
+    finally:
+        rc, out = tier.converge({})
+    assert rc == 0, out[-3000:]
+    assert "rotated.example" not in served_certificate(tier)
+    assert main_pid(tier) == pid, "Redis was restarted for a new certificate"

@@ -57,8 +57,15 @@ def run_celery(tier, tmp_path, port, broker_db=1, backend_db=2):
     assert python.exists(), f"{python} is missing: ./dev check builds the shop's virtualenv"
     (tmp_path / "probe.py").write_text(PROBE_APP)
     (tmp_path / "client.py").write_text(PROBE_CLIENT)
-    url = f"redis://celery:{tier.passwords['celery']}@{own_address(tier.host)}:{port}"
-    env = {"PROBE_BROKER": f"{url}/{broker_db}", "PROBE_BACKEND": f"{url}/{backend_db}", "PYTHONPATH": str(tmp_path)}
+    # Over TLS, verifying the certificate with the CA and its name (the host's address, which it holds), as the shop's
+    # URLs do: redis-py, kombu and Celery's result backend read the same query.
+    url = f"rediss://celery:{tier.passwords['celery']}@{own_address(tier.host)}:{port}"
+    query = f"?ssl_cert_reqs=required&ssl_ca_certs={tier.controller_ca}&ssl_check_hostname=true"
+    env = {
+        "PROBE_BROKER": f"{url}/{broker_db}{query}",
+        "PROBE_BACKEND": f"{url}/{backend_db}{query}",
+        "PYTHONPATH": str(tmp_path),
+    }
     log = tmp_path / "worker.log"
     with log.open("w") as out:
         worker = subprocess.Popen(
