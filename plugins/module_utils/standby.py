@@ -274,6 +274,10 @@ def rewind_command(bin_dir, data_dir, params, config_file=None):
     cmd = [os.path.join(bin_dir, "pg_rewind"), "-D", data_dir, "--source-server=" + source, "--progress"]
     if config_file:
         cmd.append("--config-file=" + config_file)
+    if params.get("restore_target_wal"):
+        # WAL the former primary has already archived and recycled since the last common checkpoint comes from
+        # the archive, through the restore_command of its own configuration.
+        cmd.append("--restore-target-wal")
     return cmd
 
 

@@ -89,6 +89,15 @@ options:
         local data first. Defaults to C(/etc/postgresql/<pg_version>/<cluster_name>/postgresql.conf) when that
         exists and the data directory holds no C(postgresql.conf).
     type: path
+  restore_target_wal:
+    description:
+      - Pass C(--restore-target-wal) to C(pg_rewind), so that WAL the former primary has already archived and
+        removed since the last checkpoint the two servers share is fetched with the C(restore_command) of its
+        configuration (O(config_file)). Without it, a former primary that checkpointed after the divergence
+        cannot be rewound (C(pg_rewind) could not open file ... C(pg_wal/...)) and must be cloned again.
+      - Set it where the members have a C(restore_command) (a WAL archive).
+    type: bool
+    default: false
   os_user:
     description:
       - The OS user that owns the cluster. When the module runs as root, C(pg_basebackup) and C(pg_rewind) run as
@@ -327,6 +336,7 @@ def main():
             "start_command": {"type": "list", "elements": "str"},
             "stop_command": {"type": "list", "elements": "str"},
             "config_file": {"type": "path"},
+            "restore_target_wal": {"type": "bool", "default": False},
             "os_user": {"type": "str", "default": "postgres"},
             "rewind_user": {"type": "str"},
             "rewind_password": {"type": "str", "no_log": True},

@@ -192,6 +192,8 @@ def test_rewind_command_and_credentials():
     cmd = sb.rewind_command("/b", "/data", params(), "/etc/postgresql/15/main/postgresql.conf")
     assert "--source-server=host=db1 port=5432 user=replicator dbname=postgres sslmode=prefer" in cmd
     assert "--config-file=/etc/postgresql/15/main/postgresql.conf" in cmd
+    assert "--restore-target-wal" not in cmd
+    assert "--restore-target-wal" in sb.rewind_command("/b", "/data", params(restore_target_wal=True))
     assert sb.rewind_credentials(params()) == ("replicator", "r-secret")
     assert sb.rewind_credentials(params(rewind_user="rw", rewind_password="w")) == ("rw", "w")
 
