@@ -217,7 +217,8 @@ def converge_file(entry: dict, check_mode: bool, run_command=None):
             os.chmod(path, mode)
         return True, None
     directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
+    # In check mode an earlier entry may only have reported the directory it would make.
+    if not os.path.isdir(directory) and not check_mode:
         raise ValueError(f"{path}: the directory {directory} does not exist; add it to files first")
     if not check_mode:
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=".webstack-files-")

@@ -119,3 +119,13 @@ def test_validate_needs_the_candidates_placeholder(tmp_path, run_module_main):
         run_module_main, [{"path": str(tmp_path / "a"), "content": "x", "mode": "0644", "validate": "true"}]
     )
     assert code == 1 and "must contain %s" in result["msg"]
+
+
+def test_check_mode_on_a_new_host_reports_a_directory_and_the_files_in_it(tmp_path, run_module_main):
+    entries = [
+        {"path": str(tmp_path / "d"), "state": "directory", "mode": "0755"},
+        {"path": str(tmp_path / "d" / "a.conf"), "content": "a=1\n", "mode": "0644"},
+    ]
+    code, result = run(run_module_main, entries, _ansible_check_mode=True)
+    assert code == 0 and result["changed_paths"] == [entry["path"] for entry in entries]
+    assert not (tmp_path / "d").exists()
