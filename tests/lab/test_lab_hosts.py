@@ -59,7 +59,8 @@ def shadowed_by_the_dead_namespace():
 
 
 def test_lab_up_removes_a_dead_containers_namespace_and_the_host_answers_again(dead_namespace_of_s3):
-    assert any(shadowed_by_the_dead_namespace() for _ in range(5)), "the dead namespace should shadow s3 before lab up"
+    shadowed = any(shadowed_by_the_dead_namespace() for attempt in range(5))
+    assert shadowed, "the dead namespace should shadow s3 before lab up"
     result = run(str(REPO / "lab" / "lab.sh"), "up")
     assert result.returncode == 0, result.stderr
     assert f"removing the network namespace {DEAD}" in result.stderr
