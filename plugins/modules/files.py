@@ -172,7 +172,18 @@ def attributes_differ(info: os.stat_result, uid: int, gid: int, mode: int) -> bo
     return (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) != (uid, gid, mode)
 
 
-def converge_directory(entry: dict, check_mode: bool):
+def fix_attributes(path: str, info: os.stat_result, uid: int, gid: int, mode: int, check_mode: bool) -> bool:
+    """Set owner, group and mode where they differ; whether anything did."""
+    if not attributes_differ(info, uid, gid, mode):
+        return False
+    if not check_mode:
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+    return True
+
+
+def converge_directory(entry: dict, module):
+    check_mode = module.check_mode
     path = entry["path"]
     uid, gid = ids(entry)
     mode = parse_mode(entry["mode"])
@@ -186,15 +197,11 @@ def converge_directory(entry: dict, check_mode: bool):
         return True, {"before_header": path, "after_header": path, "before": "(absent)\n", "after": "(directory)\n"}
     if not stat.S_ISDIR(info.st_mode):
         raise ValueError(f"{path}: exists and is not a directory; remove it first")
-    if not attributes_differ(info, uid, gid, mode):
-        return False, None
-    if not check_mode:
-        os.chown(path, uid, gid)
-        os.chmod(path, mode)
-    return True, None
+    return fix_attributes(path, info, uid, gid, mode, check_mode), None
 
 
-def converge_file(entry: dict, check_mode: bool, run_command=None):
+def converge_file(entry: dict, module):
+    check_mode = module.check_mode
     path = entry["path"]
     uid, gid = ids(entry)
     mode = parse_mode(entry["mode"])
@@ -210,12 +217,7 @@ def converge_file(entry: dict, check_mode: bool, run_command=None):
         with open(path, "rb") as handle:
             current = handle.read()
     if current == wanted:
-        if not attributes_differ(info, uid, gid, mode):
-            return False, None
-        if not check_mode:
-            os.chown(path, uid, gid)
-            os.chmod(path, mode)
-        return True, None
+        return fix_attributes(path, info, uid, gid, mode, check_mode), None
     directory = os.path.dirname(path)
     # In check mode an earlier entry may only have reported the directory it would make.
     if not os.path.isdir(directory) and not check_mode:
@@ -230,7 +232,7 @@ def converge_file(entry: dict, check_mode: bool, run_command=None):
                 out.flush()
                 os.fsync(out.fileno())
             if entry["validate"] is not None:
-                check_candidate(entry["validate"], temporary, path, run_command)
+                check_candidate(entry["validate"], temporary, path, module.run_command)
             os.rename(temporary, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -253,7 +255,8 @@ def check_candidate(validate: str, candidate: str, path: str, run_command) -> No
         )
 
 
-def converge_absent(entry: dict, check_mode: bool):
+def converge_absent(entry: dict, module):
+    check_mode = module.check_mode
     path = entry["path"]
     try:
         info = os.lstat(path)
@@ -280,8 +283,8 @@ def content_diff(path: str, before: bytes, after: bytes) -> dict:
     return {"before_header": path, "after_header": path, "before": shown(before), "after": shown(after)}
 
 
-# Each converges one entry and returns (changed, diff or None); files also get the module's run_command (validate).
-CONVERGE = {"directory": converge_directory, "absent": converge_absent}
+# Each converges one entry (check mode and validate's commands from the module) and returns (changed, diff or None).
+CONVERGE = {"file": converge_file, "directory": converge_directory, "absent": converge_absent}
 
 
 def main():
@@ -311,10 +314,7 @@ def main():
     changed_paths, diffs = [], []
     for entry in entries:
         try:
-            if entry["state"] == "file":
-                changed, diff = converge_file(entry, module.check_mode, module.run_command)
-            else:
-                changed, diff = CONVERGE[entry["state"]](entry, module.check_mode)
+            changed, diff = CONVERGE[entry["state"]](entry, module)
         except (KeyError, ValueError, OSError, ValidationFailed) as exc:
             message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
             module.fail_json(msg=message, changed=bool(changed_paths), changed_paths=changed_paths)
