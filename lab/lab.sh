@@ -26,6 +26,12 @@ IMAGE=${WEBSTACK_LAB_IMAGE:-localhost/opsforge-webstack-base}
 RELEASES=(bookworm trixie)
 SUITE=${WEBSTACK_LAB_RELEASE:-bookworm}
 LABEL=opsforge.lab=webstack
+# What systemd as PID 1 needs to sandbox services as on a server: CAP_SYS_ADMIN to give a unit its own mount
+# namespace (ProtectSystem=, ReadWritePaths=; without it systemd 257 starts the unit without one and logs that at
+# debug level only), CAP_SYS_PTRACE to reach a unit's process under ProtectProc=invisible while it sets up
+# PrivateUsers= (without it: "Failed to set up user namespacing", status 217/USER). The molecule scenarios'
+# platforms give their instances the same (tests/unit/lab/test_container_capabilities.py keeps them equal).
+SANDBOX_CAPABILITIES=(SYS_ADMIN SYS_PTRACE)
 # The controller's key for the lab, kept outside any clone so that every clone reuses the hosts.
 SSH_KEY=/var/lib/opsforge-webstack/lab-ssh/id_ed25519
 # The user Ansible logs in as (lab/ssh_config's User), and the group sshd lets in (the common role's default
@@ -182,7 +188,7 @@ ensure_network() {
 container_spec() {
   local host=$1 address=$2 image=$3
   echo "--name lab-$host --hostname $host --network $NETWORK --ip $address --mac-address $(mac_address "$address")" \
-    "--cap-add NET_ADMIN --no-hosts --systemd=always --restart=always --label $LABEL $(unified_cgroup_volume)" \
+    "--cap-add NET_ADMIN ${SANDBOX_CAPABILITIES[*]/#/--cap-add } --no-hosts --systemd=always --restart=always --label $LABEL $(unified_cgroup_volume)" \
     "$image /sbin/init"
 }
 

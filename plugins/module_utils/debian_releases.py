@@ -18,6 +18,7 @@ RELEASES = {
         "nginx_version": "1.22",
         "systemd_version": 252,
         "openssh_version": "9.2",
+        "redis_exporter_version": "1.45",
     },
     "trixie": {
         "debian_version": 13,
@@ -28,6 +29,7 @@ RELEASES = {
         "nginx_version": "1.26",
         "systemd_version": 257,
         "openssh_version": "10.0",
+        "redis_exporter_version": "1.69",
     },
 }
 

@@ -10,7 +10,8 @@ on mon1 alone, in check mode. Every check runs here: the one alert wait, Redis s
 WebstackRedisDown fires and reaches Alertmanager, then cleared, takes about a minute at the lab's intervals and is
 the only one of the lab's that reads Alertmanager. tests/lab/test_monitoring.py keeps the lab's own fault tests.
 
-Scenario-only: none.
+Scenario-only: that an empty Celery queue reads 0 and a waiting one its tasks, which needs a queue no worker takes
+tasks from (the lab's workers take every queue's); the other checks run here with the lab's queues as they are.
 """
 
 from collections import defaultdict
@@ -21,7 +22,7 @@ import testinfra
 from conftest import playbook
 from scenario_checks import LabInventory, scenario_checks
 
-SCENARIO_ONLY = ()
+SCENARIO_ONLY = ("test_empty_celery_queues_read_0_and_a_waiting_one_its_tasks",)
 
 globals().update(scenario_checks("monitoring", SCENARIO_ONLY))
 
@@ -53,6 +54,12 @@ def tier():
         runs_every_exporter=True,
         refusals=refusals,
     )
+
+
+@pytest.fixture(scope="module")
+def waiting_tasks():
+    """The lab's queues are left as its workers keep them."""
+    return None
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,25 @@ def tier():
     )
 
 
+@pytest.fixture(scope="module")
+def waiting_tasks(tier):
+    """Three stand-in tasks waiting in `imports` (no worker runs here to take them), the other queues empty: the
+    tasks each queue holds. An empty queue is no key in Redis, and Debian 13's Redis exporter gives it no
+    redis_key_size. Put in Celery's broker database as the scenario's Redis admin (molecule.yml's password)."""
+    queues = {"default": 0, "emails": 0, "imports": 3, "reports": 0}
+
+    def redis(*words):
+        tier.cache.check_output(
+            "REDISCLI_AUTH=admin-password-for-molecule redis-cli --tls --cacert /etc/redis/tls/ca.crt -h 127.0.0.1"
+            f" --no-auth-warning --user admin -n 1 {' '.join(words)}"
+        )
+
+    redis("DEL", *queues)
+    redis("RPUSH", "imports", "task-1", "task-2", "task-3")
+    yield queues
+    redis("DEL", *queues)
+
+
 @pytest.fixture(scope="session")
 def host(tier):
     """The monitoring host, where the checks ask Prometheus and Alertmanager."""

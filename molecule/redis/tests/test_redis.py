@@ -129,6 +129,13 @@ def test_unit_sandboxed(tier):
     assert props["PrivateTmp"] == "yes"
     assert props["CapabilityBoundingSet"] == ""
     assert "/etc/redis" not in props["ReadWritePaths"]
+    # The sandbox is in force, not only written: Redis runs in a mount namespace of its own with / read-only (a
+    # systemd that may not make one starts the unit without it and says so at debug level only; docs/lab.md).
+    pid = tier.host.check_output("systemctl show -p MainPID --value redis-server")
+    host_namespace, redis_namespace = tier.host.check_output(f"readlink /proc/1/ns/mnt /proc/{pid}/ns/mnt").split()
+    assert redis_namespace != host_namespace
+    roots = [line.split() for line in tier.host.check_output(f"cat /proc/{pid}/mountinfo").splitlines()]
+    assert [fields[5].split(",")[0] for fields in roots if fields[4] == "/"][-1] == "ro"
     # Redis cannot rewrite the files Ansible manages.
     assert "ERR" in redis(tier, "ACL", "SAVE", user="admin")
 

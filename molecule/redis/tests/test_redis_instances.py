@@ -54,7 +54,7 @@ print(add.apply_async((2, 3), queue="default").get(timeout=30), add.apply_async(
 def run_celery(tier, tmp_path, port, broker_db=1, backend_db=2):
     """Run a Celery worker and a client as the celery user on the host's private address: (output, worker log)."""
     python = SHOP_VENV / "bin" / "python"
-    assert python.exists(), f"{python} is missing: ./dev check builds the shop's virtualenv"
+    assert python.exists(), f"{python} is missing: ./dev app builds the shop's virtualenv"
     (tmp_path / "probe.py").write_text(PROBE_APP)
     (tmp_path / "client.py").write_text(PROBE_CLIENT)
     # Over TLS, verifying the certificate with the CA and its name (the host's address, which it holds), as the shop's

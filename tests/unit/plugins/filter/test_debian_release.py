@@ -15,6 +15,11 @@ def test_trixie_brings_newer_ones():
     assert (facts["debian_version"], facts["postgresql_version"], facts["python_version"]) == (13, 17, "3.13")
 
 
+def test_the_redis_exporters_the_exporters_role_chooses_its_flags_by():
+    # apt-cache policy prometheus-redis-exporter in the lab's images: 1.45.0 (Debian 12), 1.69.0 (Debian 13).
+    assert [debian_release(release, "redis_exporter_version") for release in ("bookworm", "trixie")] == ["1.45", "1.69"]
+
+
 def test_other_releases_and_keys_are_refused_with_the_supported_ones():
     with pytest.raises(AnsibleFilterError, match=r"Debian 12 \(bookworm\), Debian 13 \(trixie\)"):
         debian_release("bullseye")

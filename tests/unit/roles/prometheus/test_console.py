@@ -161,7 +161,7 @@ def test_every_metric_the_console_queries_exists():
         ),
         ("pgbouncer", {"pgbouncer_pools_client_waiting_connections"}),
         ("redis", {"redis_memory_used_bytes", "redis_memory_max_bytes", "redis_rejected_connections_total"}),
-        ("celery", {"redis_key_size", "node_systemd_unit_state"}),
+        ("celery", {"webstack:celery_queue_tasks", "node_systemd_unit_state"}),
         (
             "hosts",
             {
