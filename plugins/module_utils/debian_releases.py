@@ -18,6 +18,10 @@ RELEASES = {
         "nginx_version": "1.22",
         "systemd_version": 252,
         "openssh_version": "9.2",
+        # Patroni's package version: before 3.0.3 its etcd3 client could overwrite another member's leader key
+        # (patroni/patroni#2689), so the postgresql role uses Patroni's etcd v2 client with it (2026-12-05).
+        "patroni_version": "3.0.2",
+        "etcd_version": "3.4",
     },
     "trixie": {
         "debian_version": 13,
@@ -28,6 +32,8 @@ RELEASES = {
         "nginx_version": "1.26",
         "systemd_version": 257,
         "openssh_version": "10.0",
+        "patroni_version": "4.0.7",
+        "etcd_version": "3.5",
     },
 }
 
