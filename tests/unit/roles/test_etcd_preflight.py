@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_an_even_number_of_members_is_refused_with_the_reason(tmp_path, members):
     inventory = tmp_path / "inventory.ini"
     others = "\n".join(f"etcd{n} ansible_host=192.0.2.{n}" for n in range(2, members + 1))
-    inventory.write_text(f"[etcd]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n{others}\n")
+    local = f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}"
+    inventory.write_text(f"[etcd]\n{local}\n{others}\n")
     play = tmp_path / "play.yml"
     play.write_text("- hosts: localhost\n  roles:\n    - role: opsforge.webstack.etcd\n")
     collections = tmp_path / "collections" / "ansible_collections" / "opsforge"
