@@ -19,6 +19,10 @@ RELEASES = {
         "systemd_version": 252,
         "openssh_version": "9.2",
         "redis_exporter_version": "1.45",
+        # Patroni's package version: before 3.0.3 its etcd3 client could overwrite another member's leader key
+        # (patroni/patroni#2689), so the postgresql role uses Patroni's etcd v2 client with it (2026-12-05).
+        "patroni_version": "3.0.2",
+        "etcd_version": "3.4",
     },
     "trixie": {
         "debian_version": 13,
@@ -30,6 +34,8 @@ RELEASES = {
         "systemd_version": 257,
         "openssh_version": "10.0",
         "redis_exporter_version": "1.69",
+        "patroni_version": "4.0.7",
+        "etcd_version": "3.5",
     },
 }
 

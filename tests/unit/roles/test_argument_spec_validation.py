@@ -64,6 +64,7 @@ def test_the_shipped_inventories_pass(inventory, role):
         ("postgresql", {"postgresql_databases": [{"owner": "shop"}]}, "missing required arguments: name"),
         ("postgresql", {"postgresql_databases": [{"name": "shop", "state": "gone"}]}, "must be one of"),
         ("celery", {"celery_queues": [{"name": "default"}]}, "missing required arguments: concurrency"),
+        ("postgresql", {"postgresql_ha": "pacemaker"}, "postgresql_ha must be one of"),
     ],
 )
 def test_refused(role, values, message):

@@ -29,3 +29,9 @@ def test_other_releases_and_keys_are_refused_with_the_supported_ones():
 
 def test_a_release_not_known_yet_gives_null():
     assert debian_release(None, "postgresql_version") is None
+
+
+def test_patroni_before_its_etcd3_leader_key_fix_is_known_by_release():
+    """bookworm's Patroni (3.0.2) predates patroni/patroni#2689: the postgresql role gives it the etcd v2 client."""
+    assert debian_release("bookworm", "patroni_version") == "3.0.2"
+    assert debian_release("trixie", "patroni_version") == "4.0.7"
