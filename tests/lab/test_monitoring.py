@@ -2,7 +2,7 @@
 console page, are the monitoring scenario's checks, run on the lab by test_monitoring_tier.py.)
 
 Each fault test breaks one thing, waits for the alert in Prometheus' /api/v1/alerts, then restores and waits
-for the alert to clear. The waits follow inventories/lab/group_vars/monitoring.yml (15 s intervals, short `for`).
+for the alert to clear. The waits follow inventories/lab/group_vars/monitoring.yml (10 s scrapes, 5 s evaluations, short `for`).
 """
 
 import json
@@ -54,7 +54,7 @@ def firing(alertname, **labels):
     ]
 
 
-def wait_for(what, check, timeout, step=5):
+def wait_for(what, check, timeout, step=2):
     deadline = time.monotonic() + timeout
     while True:
         value = check()
