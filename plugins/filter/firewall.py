@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 KEYWORDS = ("any", "admin")
 
@@ -81,7 +82,14 @@ def firewall_rules(services, host, groups, hostvars, admin_networks):
                 f"firewall service {name!r}: 'from' must be a list of sources (any, admin, inventory groups), "
                 f"got {sources!r}"
             )
-        if host not in groups.get(service["group"], []):
+        try:
+            # a bool, or its text where templates render to strings (ansible-core before 2.19)
+            enabled = boolean(service.get("enabled", True), strict=True)
+        except TypeError:
+            raise AnsibleFilterError(
+                f"firewall service {name!r}: 'enabled' must be true or false, got {service['enabled']!r}"
+            ) from None
+        if not enabled or host not in groups.get(service["group"], []):
             continue
         rule: dict = {"name": name, "ports": ports, "any": "any" in sources, "ipv4": [], "ipv6": []}
         for source in sources:

@@ -73,6 +73,13 @@ def test_a_group_missing_from_the_inventory_serves_nothing_and_lets_nobody_in():
     }
 
 
+def test_a_service_that_is_not_enabled_opens_nothing():
+    services = [*SERVICES, {"name": "patroni_api", "group": "postgres", "ports": [8008], "from": ["postgres"]}]
+    assert "patroni_api" in rules_of("db1", services=services)
+    services[-1] = {**services[-1], "enabled": False}
+    assert "patroni_api" not in rules_of("db1", services=services)
+
+
 @pytest.mark.parametrize(
     ("service", "message"),
     [
@@ -82,6 +89,7 @@ def test_a_group_missing_from_the_inventory_serves_nothing_and_lets_nobody_in():
         ({"name": "x", "group": "app", "ports": [80], "from": "any"}, "must be a list of sources"),
         ({"name": "x", "group": "app", "ports": [80], "from": ["10.0.0.0/8"]}, "neither any, admin nor"),
         ({"group": "app", "ports": [80], "from": ["any"]}, "needs a name and the group"),
+        ({"name": "x", "group": "app", "ports": [80], "from": ["any"], "enabled": "maybe"}, "must be true or false"),
     ],
 )
 def test_a_service_it_cannot_read_is_refused_with_the_fix(service, message):
