@@ -2,7 +2,8 @@
 console page, are the monitoring scenario's checks, run on the lab by test_monitoring_tier.py.)
 
 Each fault test breaks one thing, waits for the alert in Prometheus' /api/v1/alerts, then restores and waits
-for the alert to clear. The waits follow inventories/lab/group_vars/monitoring.yml (10 s scrapes, 5 s evaluations, short `for`).
+for the alert to clear. The waits follow inventories/lab/group_vars/monitoring.yml (10 s scrapes, 5 s evaluations,
+short `for`).
 """
 
 import json
