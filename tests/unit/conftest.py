@@ -8,7 +8,9 @@ put first on sys.path, so the tests import the plugins exactly as Ansible does, 
 
 import atexit
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,9 +27,10 @@ def _link_collection():
     namespace.mkdir(parents=True)
     (namespace / "webstack").symlink_to(REPO_ROOT, target_is_directory=True)
     sys.path.insert(0, str(tree))
+    return tree
 
 
-_link_collection()
+COLLECTIONS_TREE = _link_collection()
 
 
 @pytest.fixture
@@ -39,5 +42,29 @@ def run_module_main(capsys):
         with patch_module_args(args), pytest.raises(SystemExit) as exc:
             main()
         return exc.value.code, json.loads(capsys.readouterr().out)
+
+    return run
+
+
+@pytest.fixture
+def run_playbook(tmp_path):
+    """Run ansible-playbook on a play (its YAML text) with this checkout as the collection and no lab settings;
+    return (exit code, the output on one line)."""
+
+    def run(play_text, *args, timeout=180):
+        play = tmp_path / "play.yml"
+        play.write_text(play_text)
+        env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_TREE), "ANSIBLE_NOCOLOR": "1"}
+        env.pop("ANSIBLE_CONFIG", None)
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"), *args, str(play)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return result.returncode, " ".join((result.stdout + result.stderr).split())
 
     return run

@@ -1,10 +1,7 @@
 """Roles keep their contracts: playbooks do not re-type role defaults, python_app is internal,
 uvicorn and celery map python_app's inputs once and read only its one result."""
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -55,25 +52,16 @@ def test_python_app_is_mapped_once_per_caller_and_read_through_its_result():
             assert old == [], f"{path.relative_to(ROOT)} reads {old}; read python_app_result"
 
 
-def test_python_app_refuses_to_be_applied_on_its_own(tmp_path):
-    play = tmp_path / "play.yml"
-    play.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - role: opsforge.webstack.python_app\n")
-    collections = tmp_path / "collections" / "ansible_collections" / "opsforge"
-    collections.mkdir(parents=True)
-    (collections / "webstack").symlink_to(ROOT, target_is_directory=True)
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections"), "ANSIBLE_NOCOLOR": "1"}
-    env.pop("ANSIBLE_CONFIG", None)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(play)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
+def test_python_app_refuses_to_be_applied_on_its_own(run_playbook):
+    returncode, output = run_playbook(
+        "- hosts: localhost\n  gather_facts: false\n  roles:\n    - role: opsforge.webstack.python_app\n",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
         timeout=120,
-        check=False,
     )
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode == 2, output
+    assert returncode == 2, output
     assert "opsforge.webstack.python_app is an internal role" in output
     assert "Apply opsforge.webstack.uvicorn or opsforge.webstack.celery instead" in output
 
