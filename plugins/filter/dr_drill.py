@@ -50,6 +50,19 @@ def drill_prechecks(read):
                 else f"{host} is not a cluster member",
             ),
         ]
+    if read.get("kind") == "failover":
+        # failover.yml promotes behind Patroni's back: Patroni's own failover is drilled in molecule/patroni.
+        patroni = sorted(read.get("patroni_members") or [])
+        checks.append(
+            _check(
+                "cluster failed over by hand",
+                not patroni,
+                f"{', '.join(patroni)} run under Patroni (postgresql_ha: patroni), which fails over by itself:"
+                " failover.yml refuses such a cluster"
+                if patroni
+                else "no member runs under Patroni",
+            )
+        )
     topology = read.get("topology") or {}
     checks.append(
         _check(

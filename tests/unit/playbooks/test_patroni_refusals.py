@@ -1,0 +1,43 @@
+"""The playbooks that promote, stop or restart PostgreSQL members themselves refuse a cluster that Patroni runs
+(postgresql_ha: patroni) before they reach any host: done behind Patroni's back, that can leave two primaries."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
+# Addresses of TEST-NET-1 (RFC 5737): nothing answers there, so a play that tried to reach a host would hang on it
+# and end unreachable, not with the refusal.
+INVENTORY = """\
+[postgres]
+db1 ansible_host=192.0.2.1 postgresql_ha=patroni
+db2 ansible_host=192.0.2.2 postgresql_ha=patroni
+[pgbouncer]
+app1 ansible_host=192.0.2.3
+[backup:children]
+postgres
+"""
+
+
+@pytest.mark.parametrize(
+    ("playbook", "instead"),
+    [
+        ("failover.yml", "Patroni promotes a standby by itself"),
+        ("switchover.yml", "patronictl -c /etc/patroni/<version>-<cluster>.yml switchover"),
+        ("patch.yml", "patch.yml does not patch a Patroni cluster yet"),
+    ],
+)
+def test_a_patroni_cluster_is_refused_before_any_host_is_reached(tmp_path, run_playbook, playbook, instead):
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(INVENTORY)
+    started = time.monotonic()
+    returncode, output = run_playbook(
+        f"- ansible.builtin.import_playbook: {PLAYBOOKS / playbook}\n", "-i", str(inventory), timeout=120
+    )
+    assert returncode == 2, output
+    assert "would act behind Patroni's back on db1, db2 (postgresql_ha: patroni)" in output
+    assert instead in output
+    assert "Nothing was changed." in output
+    assert "unreachable=1" not in output
+    assert time.monotonic() - started < 60, "a host was waited for"
