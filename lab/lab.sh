@@ -11,7 +11,7 @@
 # Settings (environment): WEBSTACK_LAB_NETWORK (webstack-lab),
 # WEBSTACK_LAB_SUBNET (10.77.0.0/24), WEBSTACK_LAB_IMAGE (the image's name),
 # WEBSTACK_LAB_MIRROR (a Debian mirror; default: the host's own apt source),
-# WEBSTACK_LAB_RELEASE (the Debian release of the image: bookworm, the default, or trixie;
+# WEBSTACK_LAB_RELEASE (the Debian release of the image: trixie, the default, or bookworm;
 # each release's image is tagged with its name, so both can exist side by side).
 # Every failure leaves nothing half-created.
 set -euo pipefail
@@ -24,7 +24,7 @@ SUBNET=${WEBSTACK_LAB_SUBNET:-10.77.0.0/24}
 IMAGE=${WEBSTACK_LAB_IMAGE:-localhost/opsforge-webstack-base}
 # The Debian releases the collection supports; the image of each is tagged with the release's name.
 RELEASES=(bookworm trixie)
-SUITE=${WEBSTACK_LAB_RELEASE:-bookworm}
+SUITE=${WEBSTACK_LAB_RELEASE:-trixie}
 LABEL=opsforge.lab=webstack
 # What systemd as PID 1 needs to sandbox services as on a server: CAP_SYS_ADMIN to give a unit its own mount
 # namespace (ProtectSystem=, ReadWritePaths=; without it systemd 257 starts the unit without one and logs that at
