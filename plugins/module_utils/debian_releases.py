@@ -23,6 +23,7 @@ RELEASES = {
         # (patroni/patroni#2689), so the postgresql role uses Patroni's etcd v2 client with it (2026-12-05).
         "patroni_version": "3.0.2",
         "etcd_version": "3.4",
+        "locale_file": "/etc/default/locale",
     },
     "trixie": {
         "debian_version": 13,
@@ -36,6 +37,9 @@ RELEASES = {
         "redis_exporter_version": "1.69",
         "patroni_version": "4.0.7",
         "etcd_version": "3.5",
+        # The system locale lives in systemd's file; at every boot a tmpfiles.d rule of Debian's (debian.conf:
+        # L+ /etc/default/locale -> ../locale.conf) puts back the old name as a link to it, over any file there.
+        "locale_file": "/etc/locale.conf",
     },
 }
 

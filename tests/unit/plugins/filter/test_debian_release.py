@@ -20,6 +20,15 @@ def test_the_redis_exporters_the_exporters_role_chooses_its_flags_by():
     assert [debian_release(release, "redis_exporter_version") for release in ("bookworm", "trixie")] == ["1.45", "1.69"]
 
 
+def test_the_system_locale_file_survives_a_reboot_on_each_release():
+    # Debian 13's tmpfiles.d rule makes /etc/default/locale a link to ../locale.conf at every boot (seen in the lab
+    # after a container restart, 2026-12-05): a file written there instead is gone.
+    assert [debian_release(release, "locale_file") for release in ("bookworm", "trixie")] == [
+        "/etc/default/locale",
+        "/etc/locale.conf",
+    ]
+
+
 def test_other_releases_and_keys_are_refused_with_the_supported_ones():
     with pytest.raises(AnsibleFilterError, match=r"Debian 12 \(bookworm\), Debian 13 \(trixie\)"):
         debian_release("bullseye")
