@@ -5,7 +5,6 @@ from pathlib import Path
 
 import jinja2
 import pytest
-
 from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer_follow import (
     Answer,
     Target,
