@@ -14,8 +14,14 @@ UNIT = "webstack-pgbouncer-follow.service"
 def test_the_watcher_runs_sandboxed_as_its_own_user_and_keeps_its_secret(bouncer):
     host = bouncer.host
     assert host.service(UNIT).is_running
-    assert host.check_output(f"systemctl show -p User --value {UNIT}") == "webstack-pgbouncer-follow"
-    assert host.check_output(f"systemctl show -p NoNewPrivileges --value {UNIT}") == "yes"
+    pid = host.check_output(f"systemctl show -p MainPID --value {UNIT}")
+    assert host.check_output(f"ps -o user= -p {pid}") == "webstack-pgbouncer-follow"
+    status = host.check_output(f"grep -E '^(NoNewPrivs|CapEff|CapBnd)' /proc/{pid}/status")
+    assert "NoNewPrivs:\t1" in status and "CapEff:\t0000000000000000" in status, status
+    assert "CapBnd:\t0000000000000000" in status, status
+    # common's sandbox drop-in and pgbouncer_follow_sandbox_directives (PgBouncer's own unit rates at 2.0 or below).
+    exposure = host.check_output(f"systemd-analyze security {UNIT} | tail -n 1")
+    assert float(exposure.split(": ")[1].split()[0]) <= 2.0, exposure
     secret = host.file("/etc/webstack-pgbouncer-follow/admin-password")
     assert (secret.user, secret.group, secret.mode) == ("root", "webstack-pgbouncer-follow", 0o640)
     # Neither its command line nor its log holds the password.
