@@ -36,10 +36,15 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def ask(url: str, context: ssl.SSLContext, timeout: float) -> tuple[Optional[bool], str]:
+def opener(context: ssl.SSLContext) -> urllib.request.OpenerDirector:
+    """HTTPS verified with the cluster's CA, straight to the members: never through a proxy from the environment."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+
+
+def ask(url: str, client: urllib.request.OpenerDirector, timeout: float) -> tuple[Optional[bool], str]:
     """True for 200, False for another HTTP status, None (and why) when the member does not answer."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
+        with client.open(url, timeout=timeout) as response:
             return response.status == 200, ""
     except urllib.error.HTTPError:
         return False, ""
@@ -47,11 +52,11 @@ def ask(url: str, context: ssl.SSLContext, timeout: float) -> tuple[Optional[boo
         return None, str(getattr(exc, "reason", exc))
 
 
-def answer_of(api: str, context: ssl.SSLContext, timeout: float) -> Answer:
-    primary, error = ask(f"{api}/primary", context, timeout)
+def answer_of(api: str, client: urllib.request.OpenerDirector, timeout: float) -> Answer:
+    primary, error = ask(f"{api}/primary", client, timeout)
     if primary is not False:
         return Answer(primary, None, error)
-    replica, error = ask(f"{api}/replica", context, timeout)
+    replica, error = ask(f"{api}/replica", client, timeout)
     return Answer(False, replica, error)
 
 
@@ -82,7 +87,7 @@ class Follower:
         self.config = config
         self.members = {member["name"]: member for member in config["members"]}
         self.addresses = {name: member["address"] for name, member in self.members.items()}
-        self.context = ssl.create_default_context(cafile=config["ca_file"])
+        self.client = opener(ssl.create_default_context(cafile=config["ca_file"]))
         with open(config["password_file"]) as handle:
             password = handle.read().strip()
         console = config["console"]
@@ -99,7 +104,7 @@ class Follower:
     def answers(self) -> dict[str, Answer]:
         timeout = self.config["timeout"]
         futures = {
-            name: self.pool.submit(answer_of, member["api"], self.context, timeout)
+            name: self.pool.submit(answer_of, member["api"], self.client, timeout)
             for name, member in self.members.items()
         }
         return {name: future.result() for name, future in futures.items()}

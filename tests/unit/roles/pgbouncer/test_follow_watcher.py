@@ -4,10 +4,14 @@
 collection's pgbouncer_console.py and pgbouncer_follow.py. No host, no PgBouncer: the REST API's answers and the
 admin console are stand-ins."""
 
+import http.server
 import importlib.util
 import json
 import shutil
+import socket
+import ssl
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,3 +116,42 @@ def test_a_reload_that_cannot_reach_pgbouncer_is_logged_without_the_password(wat
     out = capsys.readouterr().out
     assert "RELOAD on PgBouncer failed" in out
     assert "s3cret-admin-password" not in out
+
+
+@pytest.fixture
+def member():
+    """A stand-in for a member's REST API over plain HTTP: the status of each path is the test's to set."""
+    statuses = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(statuses.get(self.path, 404))
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", statuses
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("primary", "replica", "answer"),
+    [(200, 503, (True, None)), (503, 200, (False, True)), (503, 503, (False, False))],
+)
+def test_http_statuses_become_answers(watcher, member, primary, replica, answer):
+    api, statuses = member
+    statuses.update({"/primary": primary, "/replica": replica})
+    got = watcher.answer_of(api, watcher.opener(ssl.create_default_context()), 2)
+    assert (got.primary, got.replica) == answer
+
+
+def test_a_member_that_does_not_answer_is_unknown(watcher):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    got = watcher.answer_of(f"http://127.0.0.1:{port}", watcher.opener(ssl.create_default_context()), 2)
+    assert got.primary is None and got.error
