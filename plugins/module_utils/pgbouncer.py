@@ -1,46 +1,43 @@
 # Copyright: (c) 2026, opsforge developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Shared helpers for talking to the PgBouncer admin console.
+"""Shared helpers for talking to the PgBouncer admin console from the modules: their options and their failures.
 
-The admin console speaks only the simple query protocol and has no
-transactions. Statements run on an asynchronous psycopg2 connection so that
-every one of them has a deadline: PAUSE can block for as long as a client
-keeps a server connection busy, and the caller must be able to give up.
+The console itself (deadlines on every statement) is pgbouncer_console.py, which needs no Ansible and is shared
+with the pgbouncer role's leader watcher.
 """
 
-import contextlib
-import select
-import time
 from typing import Any, Optional
 
+from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer_console import (
+    ADMIN_DB,
+    AdminError,
+    AdminTimeout,
+    Console,
+    is_not_paused_error,
+    rows_to_dicts,
+)
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
-    HAS_PSYCOPG2,
     connection_kwargs,
     describe_target,
     ensure_psycopg2,
     postgres_common_argument_spec,
 )
 
-if HAS_PSYCOPG2:
-    import psycopg2
-    import psycopg2.extensions
-
-
-ADMIN_DB = "pgbouncer"
-
-
-class AdminTimeout(Exception):
-    """A statement on the admin console did not finish before its deadline."""
-
-
-class AdminError(Exception):
-    """PgBouncer answered with an error (or the connection broke)."""
-
+__all__ = [
+    "ADMIN_PORT",
+    "AdminConsole",
+    "AdminError",
+    "AdminTimeout",
+    "admin_connection_kwargs",
+    "is_not_paused_error",
+    "open_admin_console",
+    "pgbouncer_common_argument_spec",
+    "resume",
+    "rows_to_dicts",
+]
 
 ADMIN_PORT = 6432
-# What PgBouncer answers to RESUME when nothing is paused: the wanted state, not an error.
-NOT_PAUSED_MARKERS = ("not paused",)
 
 
 def pgbouncer_common_argument_spec():
@@ -55,85 +52,18 @@ def admin_connection_kwargs(params):
     return connection_kwargs(params, dbname=ADMIN_DB, default_port=ADMIN_PORT)
 
 
-def is_not_paused_error(message):
-    """Is PgBouncer's error only saying that nothing is paused? (pure)"""
-    text = (message or "").lower()
-    return any(marker in text for marker in NOT_PAUSED_MARKERS)
-
-
-def rows_to_dicts(columns, rows):
-    """Column names and row tuples -> list of dicts (pure)."""
-    return [dict(zip(columns, row)) for row in rows]
-
-
-def _wait(conn, deadline):
-    """Drive an asynchronous psycopg2 connection until it is ready or the deadline passes."""
-    while True:
-        try:
-            state = conn.poll()
-        except psycopg2.Error as exc:
-            raise AdminError(str(exc).strip()) from exc
-        if state == psycopg2.extensions.POLL_OK:
-            return
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AdminTimeout()
-        if state == psycopg2.extensions.POLL_READ:
-            select.select([conn.fileno()], [], [], min(remaining, 1.0))
-        elif state == psycopg2.extensions.POLL_WRITE:
-            select.select([], [conn.fileno()], [], min(remaining, 1.0))
-        else:  # pragma: no cover - psycopg2 documents only the states above
-            raise AdminError(f"unexpected poll state {state!r}")
-
-
-class AdminConsole:
-    """A connection to the PgBouncer admin console where every statement has a deadline."""
+class AdminConsole(Console):
+    """The admin console reached with a module's login options."""
 
     def __init__(self, params):
+        super().__init__(connect_timeout=params.get("connect_timeout") or 10)
         self.params = params
-        self.conn = None
+
+    def connect_kwargs(self):
+        return admin_connection_kwargs(self.params)
 
     def describe(self):
         return describe_target(self.params, default_port=ADMIN_PORT)
-
-    def open(self):
-        timeout = self.params.get("connect_timeout") or 10
-        try:
-            self.conn = psycopg2.connect(async_=1, **admin_connection_kwargs(self.params))
-        except psycopg2.Error as exc:
-            raise AdminError(str(exc).strip()) from exc
-        try:
-            _wait(self.conn, time.monotonic() + timeout)
-        except AdminTimeout:
-            self.close()
-            raise AdminError(f"no answer within connect_timeout={timeout} seconds") from None
-        except AdminError:
-            self.close()
-            raise
-        return self
-
-    def run(self, sql, timeout):
-        """Run one admin command; return (columns, rows). Raises AdminTimeout or AdminError."""
-        cursor = self.conn.cursor()
-        try:
-            cursor.execute(sql)
-        except psycopg2.Error as exc:
-            raise AdminError(str(exc).strip()) from exc
-        _wait(self.conn, time.monotonic() + timeout)
-        if cursor.description is None:
-            return [], []
-        columns = [col[0] for col in cursor.description]
-        return columns, cursor.fetchall()
-
-    def query(self, sql, timeout):
-        columns, rows = self.run(sql, timeout)
-        return rows_to_dicts(columns, rows)
-
-    def close(self):
-        if self.conn is not None:
-            with contextlib.suppress(psycopg2.Error):
-                self.conn.close()
-            self.conn = None
 
 
 def resume(

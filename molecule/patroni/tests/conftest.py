@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,10 +14,13 @@ import yaml
 
 MEMBERS = {"molecule_ha_db1": "molecule-ha-db1", "molecule_ha_db2": "molecule-ha-db2"}
 ETCD_ONLY = "molecule-ha-etcd"
+BOUNCER = ETCD_ONLY  # the PgBouncer host, as an app host would be: no database on it
 # The etcd role's and the postgresql role's files on the hosts.
 ETCD_TLS = "--cacert=/etc/etcd/tls/ca.crt --cert=/etc/etcd/tls/member.crt --key=/etc/etcd/tls/member.key"
 CA = "/etc/etcd/tls/ca.crt"  # the scenario's one CA: etcd's members and the data tier share it
 RESTAPI_AUTH = "patroni:molecule-restapi-secret-0"
+BOUNCER_ADMIN = ("pgbouncer_admin", "molecule-pgbouncer-admin-0")
+SHOP = ("shop", "molecule-shop-secret-000")
 
 
 def address(host):
@@ -74,6 +79,43 @@ class Cluster:
 
     def dcs_config(self):
         return yaml.safe_load(self.patronictl("show-config").stdout)
+
+
+class Bouncer:
+    """PgBouncer on its host, through bouncer_probe.py (copied there; psycopg2 is the pgbouncer role's)."""
+
+    probe = "/root/bouncer_probe.py"
+
+    def __init__(self):
+        self.host = testinfra.get_host(f"podman://{BOUNCER}")
+        self.container = BOUNCER
+        source = Path(__file__).with_name("bouncer_probe.py")
+        subprocess.run(["podman", "cp", str(source), f"{BOUNCER}:{self.probe}"], check=True)
+
+    def command(self, action):
+        return ["podman", "exec", "-i", self.container, "python3", self.probe, action]
+
+    def run(self, action):
+        """The probe's JSON answer to action; the secrets go on its standard input, never on a command line."""
+        settings = {"admin": BOUNCER_ADMIN, "shop": SHOP}
+        result = subprocess.run(
+            self.command(action), input=json.dumps(settings), capture_output=True, text=True, timeout=300, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def hosts(self):
+        """Each database's host, from SHOW DATABASES on the admin console ({} when it does not answer)."""
+        return self.run("hosts")
+
+    def write(self):
+        """The address of the server that committed a row written through PgBouncer ('' when the write failed)."""
+        return self.run("write")["server"]
+
+
+@pytest.fixture(scope="session")
+def bouncer():
+    return Bouncer()
 
 
 @pytest.fixture(scope="session")
