@@ -5,7 +5,7 @@ pause is, under pgbench, is measured and printed by tests/benchmarks/switchover.
 """
 
 import pytest
-from conftest import on_host, playbook, pools_paused, primary
+from conftest import on_host, pg_version, playbook, pools_paused, primary
 
 
 def refused(*extra):
@@ -30,9 +30,9 @@ def test_a_target_outside_the_cluster_is_refused():
 @pytest.fixture
 def standby_down():
     standby = "db2" if primary() == "db1" else "db1"
-    on_host(standby, "pg_ctlcluster 15 main stop -m fast")
+    on_host(standby, f"pg_ctlcluster {pg_version(standby)} main stop -m fast")
     yield standby
-    on_host(standby, "pg_ctlcluster 15 main start")
+    on_host(standby, f"pg_ctlcluster {pg_version(standby)} main start")
 
 
 def test_no_healthy_standby_stops_before_pause(standby_down):
