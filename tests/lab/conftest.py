@@ -1,5 +1,6 @@
 """Tests against the running lab (./dev lab); `./dev test` brings it up before them."""
 
+import fcntl
 import json
 import os
 import re
@@ -39,8 +40,54 @@ PLAYBOOK_LOGS = REPO / ".cache" / "logs" / "lab-playbooks"
 
 
 def pytest_sessionstart():
-    shutil.rmtree(PLAYBOOK_LOGS, ignore_errors=True)
-    PLAYBOOK_LOGS.mkdir(parents=True)
+    # `./dev test` runs two streams of lab tests side by side and clears the logs before both start.
+    if not os.environ.get("WEBSTACK_LAB_STREAM"):
+        shutil.rmtree(PLAYBOOK_LOGS, ignore_errors=True)
+    PLAYBOOK_LOGS.mkdir(parents=True, exist_ok=True)
+
+
+# `./dev test` runs the lab tests in two pytest processes side by side. Each module says in LAB_USES which parts of
+# the lab it changes or stops ("exclusive": no other module uses them meanwhile) and which it only needs working
+# ("shared"); a module that says nothing has the whole lab to itself. The parts:
+#   app          the load balancer, app servers and Celery workers: their releases, units and rotation
+#   database     PostgreSQL reachable through every PgBouncer (exclusive: a failover, a PgBouncer stopped or moved)
+#   primary      which member is the primary and how the members are configured (a switchover is zero-error, so it
+#                takes this one exclusive and the database shared)
+#   backup       pgBackRest's stanza, its repository on the object store and the WAL archive
+#   drill        the scratch host drill1, which restores and drills overwrite
+#   cache        Redis reachable (exclusive: Redis stopped)
+#   cache_config Redis' users, certificates and settings
+#   monitoring   the alerts Prometheus fires
+# A module holds its parts from its first test to its last. Each process takes them in one order, so two modules
+# never wait on each other; what a module waited is written to .cache/logs/lab-locks.log.
+LAB_PARTS = ("app", "backup", "cache", "cache_config", "database", "drill", "monitoring", "primary")
+LAB_LOCKS = REPO / ".cache" / "lab-locks"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def lab_parts(request):
+    uses = getattr(request.module, "LAB_USES", dict.fromkeys(LAB_PARTS, "exclusive"))
+    wrong = {part: how for part, how in uses.items() if part not in LAB_PARTS or how not in ("exclusive", "shared")}
+    assert not wrong, f"{request.module.__name__}.LAB_USES: {wrong} (parts: {LAB_PARTS}; exclusive or shared)"
+    LAB_LOCKS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    held = []
+    try:
+        for part in sorted(uses):
+            lock = (LAB_LOCKS / f"{part}.lock").open("a")
+            held.append(lock)
+            fcntl.flock(lock, fcntl.LOCK_EX if uses[part] == "exclusive" else fcntl.LOCK_SH)
+        waited = time.monotonic() - started
+        parts = {how: ", ".join(part for part in sorted(uses) if uses[part] == how) for how in ("exclusive", "shared")}
+        with (REPO / ".cache" / "logs" / "lab-locks.log").open("a") as log:
+            log.write(
+                f"{time.strftime('%H:%M:%S')} {request.module.__name__} waited {waited:.0f} s"
+                f" (exclusive: {parts['exclusive'] or '-'}; shared: {parts['shared'] or '-'})\n"
+            )
+        yield
+    finally:
+        for lock in held:
+            lock.close()
 
 
 def playbook(*args, timeout=900):

@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import pools_paused, primary
+from conftest import LAB_PARTS, pools_paused, primary
+
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): runs the site job, a backup, a restore drill
+# and a switchover check.
+LAB_USES = dict.fromkeys(LAB_PARTS, "exclusive")
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location("awxjob", REPO / "lab" / "awxjob.py")

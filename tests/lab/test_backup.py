@@ -9,6 +9,10 @@ import time
 
 from conftest import on_host, playbook, primary, psql, scratch_data_stamp, writes_through_pgbouncer
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): switches over and back, restores onto drill1,
+# rewrites the store key.
+LAB_USES = {"backup": "exclusive", "database": "shared", "drill": "exclusive", "primary": "exclusive"}
+
 TABLE = "webstack_pitr_probe"
 RESTORE_COMMAND_IN_AUTO_CONF = (
     "SELECT count(*) FROM pg_file_settings WHERE name = 'restore_command' AND sourcefile LIKE '%auto.conf'"

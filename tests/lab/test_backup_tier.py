@@ -13,6 +13,10 @@ import testinfra
 from conftest import primary
 from scenario_checks import LabInventory, scenario_checks
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): reads the backup tier and the primary it
+# found.
+LAB_USES = {"backup": "shared", "database": "shared", "primary": "shared"}
+
 SCENARIO_ONLY = ()
 
 globals().update(scenario_checks("backup", SCENARIO_ONLY))

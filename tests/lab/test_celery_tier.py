@@ -19,6 +19,10 @@ import testinfra
 from conftest import primary
 from scenario_checks import LabInventory, scenario_checks, systemd_timespan
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): restarts the workers; their tasks need the
+# database and the broker.
+LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared"}
+
 SCENARIO_ONLY = ("test_a_task_past_its_time_limit_is_stopped_and_never_runs_again",)
 
 globals().update(scenario_checks("celery", SCENARIO_ONLY))

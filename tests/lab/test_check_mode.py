@@ -7,7 +7,11 @@ PgBouncer is paused or anything is promoted.
 
 import re
 
-from conftest import on_host, playbook, pools_paused, primary
+from conftest import LAB_PARTS, on_host, playbook, pools_paused, primary
+
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): needs a lab nothing else changes, for
+# site.yml in check mode to report no change.
+LAB_USES = dict.fromkeys(LAB_PARTS, "exclusive")
 
 APP_HOSTS = ["app1", "app2", "worker1"]
 BOUNCERS = ["app1", "app2", "worker1"]

@@ -6,6 +6,10 @@ import re
 
 from conftest import on_host, pg_version, playbook, primary, psql
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): moves worker1's PgBouncer to another port and
+# back; runs the data tier's roles.
+LAB_USES = {"database": "exclusive", "primary": "exclusive"}
+
 
 def changed_total(output):
     return sum(int(n) for n in re.findall(r"changed=(\d+)", output))

@@ -11,6 +11,10 @@ import subprocess
 
 from conftest import REPO, on_host, playbook, release_of
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): rolls releases through the app servers under
+# load.
+LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared"}
+
 APP_SERVERS = ["app1", "app2"]
 SPEC = importlib.util.spec_from_file_location("load", REPO / "tests" / "benchmarks" / "deploy_under_load.py")
 load_module = importlib.util.module_from_spec(SPEC)

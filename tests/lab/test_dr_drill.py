@@ -10,6 +10,10 @@ import json
 import pytest
 from conftest import on_host, pg_version, playbook, pools_paused, primary, psql, scratch_data_stamp
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): restores onto drill1 and fails the primary
+# over.
+LAB_USES = {"backup": "exclusive", "database": "exclusive", "drill": "exclusive", "primary": "exclusive"}
+
 PROBE = "webstack_drill_probe"
 
 

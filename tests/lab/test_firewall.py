@@ -9,11 +9,16 @@ import shlex
 import socket
 
 import pytest
-from conftest import REPO, on_host, playbook
+from conftest import LAB_PARTS, REPO, on_host, playbook
+
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): sends traffic to every service, which must be
+# up.
+LAB_USES = dict.fromkeys(LAB_PARTS, "shared")
 
 TABLE = "webstack_firewall"
 CONNECT = """
 import socket, sys
+
 try:
     socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()
     print("open")

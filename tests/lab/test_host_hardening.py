@@ -11,8 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, on_host
+from conftest import LAB_PARTS, REPO, on_host
 from scenario_checks import scenario_module
+
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): reads sshd and kernel settings of every tier.
+LAB_USES = dict.fromkeys(LAB_PARTS, "shared")
 
 HOSTS = ("lb1", "db1")
 SSH_CONFIG = REPO / "lab" / "ssh_config"

@@ -9,7 +9,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, on_host
+from conftest import LAB_PARTS, REPO, on_host
+
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): kills the object store's processes and brings
+# the lab up again.
+LAB_USES = dict.fromkeys(LAB_PARTS, "exclusive")
 
 DEAD = "opsforge-test-dead-s3"
 DEAD_VETH = "opsfdead0"

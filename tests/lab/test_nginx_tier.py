@@ -25,6 +25,10 @@ import testinfra
 from conftest import playbook
 from scenario_checks import LabInventory, scenario_checks
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): drains the app servers and reloads nginx
+# under traffic.
+LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared"}
+
 SCENARIO_ONLY = (
     "test_the_app_gets_the_forwarded_headers",
     "test_http_redirects_an_alias_to_the_configured_name",

@@ -15,6 +15,17 @@ import pytest
 import yaml
 from conftest import REPO, on_host, playbook
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): patches and reboots app servers, lb1, cache1
+# and drill1; reads the backup and the standby.
+LAB_USES = {
+    "app": "exclusive",
+    "backup": "shared",
+    "cache": "exclusive",
+    "database": "shared",
+    "drill": "exclusive",
+    "primary": "shared",
+}
+
 # The units patch.yml answers with a reboot when they run old code (the role's own list).
 NEVER_RESTARTED = set(yaml.safe_load((REPO / "roles/patch/vars/main.yml").read_text())["_patch_never_restart"])
 PACKAGES = f'{{"patch_scope": "all", "patch_packages": ["{aptrepo.PATCHDEMO}", "{aptrepo.REBOOTDEMO}"]}}'

@@ -25,6 +25,10 @@ import testinfra
 from conftest import REPO, on_host, playbook, primary
 from scenario_checks import LabInventory, scenario_checks, scenario_module
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): reloads the members with new settings and
+# certificates, drops slots.
+LAB_USES = {"database": "shared", "primary": "exclusive"}
+
 SCENARIO_ONLY = ("test_db1_is_primary_again_after_two_promotions",)
 
 # test_tls imports test_data_tier, as the scenario's own pytest run lets it: that one module goes under its own name

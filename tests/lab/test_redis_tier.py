@@ -18,6 +18,10 @@ import testinfra
 from conftest import REPO, playbook
 from scenario_checks import LabInventory, scenario_checks, scenario_module
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): adds and removes a Redis user, loads a new
+# certificate.
+LAB_USES = {"cache": "shared", "cache_config": "exclusive"}
+
 SCENARIO_ONLY = ("test_celery_works_on_its_own_keys", "test_separate_cache_and_broker_instances_on_one_host")
 # Under the shop's keys (redis_app_keys ~shop:*), apart from the ones it uses; deleted after the module.
 CACHE_PREFIX = "shop:redis-tier-test:"

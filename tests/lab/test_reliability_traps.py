@@ -11,6 +11,10 @@ import pytest
 import yaml
 from conftest import REPO, on_host, pg_version, playbook, psql
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): changes a Redis user's keys; counts the app
+# servers' connections.
+LAB_USES = {"app": "shared", "cache": "shared", "cache_config": "exclusive", "database": "shared", "primary": "shared"}
+
 # HTTPS on lb1 itself, for the site's name (nginx refuses a bare address).
 LB_CURL = "curl -sk --resolve lb1:443:127.0.0.1"
 # The lab's Redis passwords (inventories/lab/group_vars/all.yml).

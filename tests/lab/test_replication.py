@@ -6,6 +6,10 @@ import time
 from conftest import playbook, primary, psql
 from test_dr_drill import only_report
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): switches synchronous replication on and off
+# and fails the primary over.
+LAB_USES = {"backup": "shared", "database": "exclusive", "primary": "exclusive"}
+
 SYNCHRONOUS = ("-e", "postgresql_synchronous=true")
 
 

@@ -13,6 +13,10 @@ import pytest
 from conftest import REPO, on_host, playbook, release_of
 from test_deploy import build_release
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): restarts the app servers one at a time, runs
+# a failing migration.
+LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared"}
+
 APP_SERVERS = ["app1", "app2"]
 APP_HOSTS = ["app1", "app2", "worker1"]
 # site.yml on the hosts these tests are about (the data tier is converged already and untouched by them)

@@ -7,6 +7,9 @@ pause is, under pgbench, is measured and printed by tests/benchmarks/switchover.
 import pytest
 from conftest import on_host, pg_version, playbook, pools_paused, primary
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): stops a standby and a PgBouncer.
+LAB_USES = {"database": "exclusive", "primary": "exclusive"}
+
 
 def refused(*extra):
     before = primary()

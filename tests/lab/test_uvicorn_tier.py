@@ -16,6 +16,9 @@ import pytest
 import testinfra
 from scenario_checks import LabInventory, scenario_checks, systemd_timespan
 
+# What it does to the lab, for the tests beside it (conftest.LAB_PARTS): restarts app1's server.
+LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared"}
+
 SCENARIO_ONLY = ("test_releases_current_and_previous",)
 FIRST_SERVER_ONLY = ("test_restart_becomes_ready_again", "test_order_round_trip")
 
