@@ -61,11 +61,13 @@ class SiteConnection(http.client.HTTPSConnection):
 
 
 class Load:
-    """Threads that each keep one HTTPS connection and record (start, seconds, ok) per request."""
+    """Threads that each keep one HTTPS connection and record (start, seconds, ok) per request. Each thread sends
+    its requests back to back, or one every INTERVAL seconds (the lab tests: traffic to check, on CPU they share)."""
 
-    def __init__(self, host, threads, server_name="lb1"):
+    def __init__(self, host, threads, server_name="lb1", interval=0.0):
         self.host = host
         self.server_name = server_name
+        self.interval = interval
         self.stop = threading.Event()
         self.records = []
         self.errors = []  # (wall-clock time, request, what happened)
@@ -118,6 +120,7 @@ class Load:
                     break
             with self.lock:
                 self.records.append((started, time.monotonic() - started, ok))
+            self.stop.wait(self.interval - (time.monotonic() - started))
 
     def note_error(self, started, method, path, what):
         with self.lock:

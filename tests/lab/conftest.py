@@ -1,6 +1,7 @@
 """Tests against the running lab (./dev lab); `./dev test` brings it up before them."""
 
 import fcntl
+import importlib.util
 import json
 import os
 import re
@@ -104,6 +105,16 @@ def playbook(*args, timeout=900):
         log.write(f"$ ansible-playbook {shlex.join(args)}\n# rc {result.returncode} in {seconds:.1f} s\n")
         log.write(output + "\n")
     return result.returncode, output
+
+
+def site_load():
+    """The deploy benchmark's load generator (tests/benchmarks/deploy_under_load.py) against lb1, paced for the tests:
+    4 threads, each sending a request at most every 50 ms, to show that the site serves while a playbook runs. (The
+    benchmark sends them back to back and counts the failures; here they would take CPU from the other stream.)"""
+    spec = importlib.util.spec_from_file_location("load", REPO / "tests" / "benchmarks" / "deploy_under_load.py")
+    load = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(load)
+    return load.Load("10.77.0.10", threads=4, interval=0.05)
 
 
 def on_host(host, command):

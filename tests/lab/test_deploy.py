@@ -1,24 +1,22 @@
-"""deploy.yml refuses bad input before touching a node, and rolls a release through under load.
+"""deploy.yml refuses bad input before touching a node, rolls a release through under load, and in check mode
+reports the switch it would make and switches nothing.
 
 How many requests fail during a deploy is a reliability target, measured and printed by
 tests/benchmarks/deploy_under_load.py, not asserted here.
 """
 
-import importlib.util
 import re
 import shutil
 import subprocess
 
-from conftest import REPO, on_host, playbook, release_of
+from conftest import REPO, on_host, playbook, release_of, site_load
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): rolls releases through the app servers under
 # load.
 LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared"}
 
 APP_SERVERS = ["app1", "app2"]
-SPEC = importlib.util.spec_from_file_location("load", REPO / "tests" / "benchmarks" / "deploy_under_load.py")
-load_module = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(load_module)
+DEPLOYED_HOSTS = [*APP_SERVERS, "worker1"]
 
 
 def current_links():
@@ -43,7 +41,7 @@ def test_an_unknown_version_fails_before_touching_any_node():
 
 def test_a_rolling_deploy_under_load_switches_every_server_and_can_go_back():
     for version in ("1.0.1", "1.0.0"):
-        load = load_module.Load("10.77.0.10", threads=4)
+        load = site_load()
         load.start()
         rc, out = playbook("playbooks/deploy.yml", "-e", f"deploy_version={version}")
         load.finish()
@@ -113,3 +111,35 @@ def test_workers_that_never_get_ready_are_rolled_back(tmp_path):
     assert on_host("worker1", "readlink /srv/shop/current") == before
     assert on_host("worker1", "readlink /srv/shop/previous") == "/srv/shop/releases/1.0.98"
     assert on_host("worker1", "systemctl is-active celery-default celery-beat") == "active\nactive"
+
+
+def release_links():
+    """Each app and worker host's current and previous release."""
+    return {
+        host: on_host(host, "readlink /srv/shop/current; readlink /srv/shop/previous || true")
+        for host in DEPLOYED_HOSTS
+    }
+
+
+def started_at():
+    """When each app and worker service last started: a restart changes it."""
+    units = {"app1": "shop", "app2": "shop", "worker1": "celery-default"}
+    return {
+        host: on_host(host, f"systemctl show --property=ActiveEnterTimestamp {unit}") for host, unit in units.items()
+    }
+
+
+def test_deploy_in_check_mode_reports_the_switch_and_switches_nothing():
+    before = release_links()
+    running = before["app1"].splitlines()[0].rsplit("/", 1)[-1]
+    version = "1.0.0" if running == "1.0.1" else "1.0.1"
+    upstream = on_host("lb1", "webstack-upstream status")
+    started = started_at()
+    rc, out = playbook("playbooks/deploy.yml", "--check", "-e", f"deploy_version={version}")
+    assert rc == 0, out[-3000:]
+    assert re.search(
+        r"TASK \[opsforge\.webstack\.python_app : Switch the current symlink\][^\n]*\n[^\n]*\nchanged: \[app1\]", out
+    )
+    assert release_links() == before
+    assert on_host("lb1", "webstack-upstream status") == upstream
+    assert started_at() == started

@@ -6,11 +6,10 @@ its restart (the uvicorn role's rollout entry point, shared with deploy.yml), so
 upstream and answers no 5xx. And a release whose migrations fail moves `current` on no host.
 """
 
-import importlib.util
 import json
 
 import pytest
-from conftest import REPO, on_host, playbook, release_of
+from conftest import on_host, playbook, release_of, site_load
 from test_deploy import build_release
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): restarts the app servers one at a time, runs
@@ -21,9 +20,6 @@ APP_SERVERS = ["app1", "app2"]
 APP_HOSTS = ["app1", "app2", "worker1"]
 # site.yml on the hosts these tests are about (the data tier is converged already and untouched by them)
 LIMIT = ("--limit", ",".join([*APP_HOSTS, "lb1"]))
-SPEC = importlib.util.spec_from_file_location("load", REPO / "tests" / "benchmarks" / "deploy_under_load.py")
-load_module = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(load_module)
 
 
 def probe_env(value):
@@ -51,7 +47,7 @@ def probe_removed_afterwards():
 
 
 def test_a_changed_environment_restarts_the_app_servers_one_at_a_time_behind_a_drain(probe_removed_afterwards):
-    load = load_module.Load("10.77.0.10", threads=4)
+    load = site_load()
     load.start()
     rc, out = playbook("playbooks/site.yml", *LIMIT, "-e", probe_env("1"))
     load.finish()

@@ -1,4 +1,5 @@
-"""switchover.yml refuses a plan it cannot carry out safely, before PgBouncer is paused or anything changes.
+"""switchover.yml refuses a plan it cannot carry out safely, before PgBouncer is paused or anything changes; in check
+mode it runs its read-only preflight, reports the plan and stops before anything is paused or promoted.
 
 A switchover there and back under writes is test_backup.py's (the new primary must archive too); how long the
 pause is, under pgbench, is measured and printed by tests/benchmarks/switchover.py, not asserted here.
@@ -9,6 +10,8 @@ from conftest import on_host, pg_version, playbook, pools_paused, primary
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): stops a standby and a PgBouncer.
 LAB_USES = {"database": "exclusive", "primary": "exclusive"}
+
+BOUNCERS = ["app1", "app2", "worker1"]
 
 
 def refused(*extra):
@@ -72,3 +75,19 @@ def test_a_pgbouncer_that_is_down_stops_the_switchover_before_any_pause(one_boun
     out = " ".join(refused().split())
     assert "Could not connect to the PgBouncer admin console" in out
     assert "Launch PAUSE" not in out  # refused in the preflight, nothing launched
+
+
+def test_switchover_in_check_mode_reports_the_plan_and_keeps_the_primary():
+    before = primary()
+    configs = {host: on_host(host, "md5sum /etc/pgbouncer/pgbouncer.ini") for host in BOUNCERS}
+    rc, out = playbook("playbooks/switchover.yml", "--check", "--diff", timeout=300)
+    assert rc == 0, out[-3000:]
+    assert "would_promote" in out
+    assert f"would_demote: {before} " in out
+    assert primary() == before
+    for host in BOUNCERS:
+        assert not pools_paused(host)
+        assert on_host(host, "md5sum /etc/pgbouncer/pgbouncer.ini") == configs[host]
+        assert on_host(host, "test -e /etc/pgbouncer/pgbouncer.ini.next && echo staged || echo none") == "none"
+    slots = on_host(before, "runuser -u postgres -- psql -XAtqc 'SELECT slot_name FROM pg_replication_slots'")
+    assert "webstack_switchover_rewind" not in slots
