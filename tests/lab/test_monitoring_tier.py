@@ -19,19 +19,15 @@ from types import SimpleNamespace
 
 import pytest
 import testinfra
-from conftest import playbook
+from conftest import LAB_PARTS, playbook
 from scenario_checks import LabInventory, scenario_checks
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): stops Redis; reads every exporter's metrics.
 LAB_USES = {
-    "app": "shared",
-    "backup": "shared",
+    **dict.fromkeys(LAB_PARTS, "shared"),
     "cache": "exclusive",
     "cache_config": "exclusive",
-    "database": "shared",
-    "drill": "shared",
     "monitoring": "exclusive",
-    "primary": "shared",
 }
 
 SCENARIO_ONLY = ("test_empty_celery_queues_read_0_and_a_waiting_one_its_tasks",)
