@@ -24,7 +24,7 @@ def playbook(name: str, *args: str, json_output: bool = False) -> tuple[int, str
     """ansible-playbook playbooks/NAME against the scenario's instances: (rc, output)."""
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     if json_output:
-        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
@@ -49,7 +49,7 @@ def task_results(output: str, task: str) -> list[dict]:
         result
         for play in report["plays"]
         for entry in play["tasks"]
-        if entry["task"]["name"] == task
+        if entry["task"]["name"].split(" : ")[-1] == task  # a role's task: "<role> : <name>"
         for result in entry["hosts"].values()
     ]
 
@@ -124,7 +124,10 @@ def test_switchover_under_pgbench_fails_no_transaction(cluster, bouncer, pgbench
         'runuser -u postgres -- psql -XAtq -d shop -c "SELECT count(*) FROM switchover_probe"'
     )
     rows = int(count.stdout.strip() or -1)
-    print(f"\npgbench through PgBouncer: {processed} transactions, {failed} failed, {rows} rows on {new}")
+    print(
+        f"\npgbench through PgBouncer: {processed} transactions, {failed} failed, {rows} rows on {new}; the playbook "
+        f"took {seconds:.0f} s and ended {'while pgbench still wrote' if still_writing else 'after pgbench'}"
+    )
     assert rc == 0, output[-6000:]
     report = task_results(output, "Report the switchover")[0]["msg"]
     pause_ms = {host: int(ms) for host, ms in report["pause_ms"].items()}
