@@ -26,6 +26,13 @@ description:
   - With O(switchover_ssl_mode=verify-full) it refuses, before anything changes, when O(switchover_ca_cert) is not
     a readable file, when the old primary's certificate is not signed by that CA, or when it does not name
     O(old_primary_host).
+  - With O(patroni) (a cluster that Patroni runs), the promotion is Patroni's - C(pg_promote()) behind Patroni's back
+    could leave two primaries. Before waiting for anything it asks the leader's C(GET /cluster) and refuses, changing
+    nothing, when Patroni would not switch over now (paused, no leader or another one, the candidate not a healthy
+    streaming replica). After the signals and the catch-up it sends C(POST /switchover) with the leader and the
+    candidate, and returns once the local server accepts a write (Patroni checkpoints and stops the leader, releases
+    the leader key, and the candidate takes it and promotes). O(promote_without_archive) does not apply there
+    (Patroni owns the server's recovery settings).
 author:
   - opsforge developers (@opsforge)
 attributes:
@@ -87,6 +94,38 @@ options:
         back as it was (reset, or the earlier C(ALTER SYSTEM) value), with a reload, whatever the outcome.
     type: bool
     default: true
+  patroni:
+    description:
+      - Switch over through Patroni's REST API instead of C(pg_promote()) (postgresql_ha patroni).
+    type: dict
+    suboptions:
+      api_url:
+        description: The leader's REST API root, for example V(https://10.0.0.11:8008).
+        type: str
+        required: true
+      leader:
+        description: Patroni's name of the leader (the old primary).
+        type: str
+        required: true
+      candidate:
+        description: Patroni's name of this member, the one to switch over to.
+        type: str
+        required: true
+      user:
+        description: The REST API's user (basic authentication).
+        type: str
+        required: true
+      password:
+        description: Its password.
+        type: str
+        required: true
+      ca_cert:
+        description: The CA file on this host that signs the REST API's certificate; unset, the system's CAs.
+        type: path
+      timeout:
+        description: Seconds one request to the REST API may take before anything is paused.
+        type: float
+        default: 5
 notes:
   - The login options point at the local standby; connect as a superuser (for example C(become_user=postgres)
     over the unix socket), since C(pg_promote()) needs it.
@@ -107,6 +146,28 @@ EXAMPLES = r"""
     switchover_ssl_mode: verify-full
     switchover_ca_cert: /etc/postgresql/15/main/tls/ca.crt
     bouncers: [app1, app2]
+  become: true
+  become_user: postgres
+  async: 60
+  poll: 0
+  register: __promote_job
+
+- name: The same in a cluster that Patroni runs - Patroni switches over once app1 has paused
+  opsforge.webstack.pg_switchover_promote:
+    old_primary_host: 10.0.0.11
+    switchover_user: switchover
+    switchover_password: "{{ postgresql_switchover_password }}"
+    switchover_ssl_mode: verify-full
+    switchover_ca_cert: /etc/postgresql/17/main/tls/ca.crt
+    bouncers: [app1]
+    promote_wait: 8
+    patroni:
+      api_url: https://10.0.0.11:8008
+      leader: db1
+      candidate: db2
+      user: patroni
+      password: "{{ postgresql_patroni_restapi_password }}"
+      ca_cert: /etc/postgresql/17/main/tls/ca.crt
   become: true
   become_user: postgres
   async: 60
@@ -141,6 +202,14 @@ timings:
   returned: always
   type: dict
   sample: {"signals": 1210, "catchup": 2, "promote": 118, "total": 1335}
+patroni:
+  description:
+    - With O(patroni) - C(status) and C(body) of Patroni's answer to C(POST /switchover) (empty while it had not
+      answered when the server took writes, since Patroni answers after its next look at the cluster), and
+      C(request_ms), when the request was sent (milliseconds from the module's start).
+  returned: when O(patroni) is set and the request was sent
+  type: dict
+  sample: {"status": 200, "body": "Successfully switched over to \"db2\"", "request_ms": 1240}
 restore_command_set_aside:
   description: Whether C(restore_command) was set aside for the promotion (see O(promote_without_archive)).
   returned: always
@@ -160,9 +229,17 @@ msg:
 
 import os
 import tempfile
+import threading
 import time
 import traceback
 
+from ansible_collections.opsforge.webstack.plugins.module_utils.patroni import (
+    Response,
+    patroni_argument_spec,
+    request,
+    switchover_outcome,
+    switchover_refusal,
+)
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
     accepts_writes,
@@ -200,6 +277,8 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
 if HAS_PSYCOPG2:
     import psycopg2
 
+NO_LAG_BOUND = 2**62
+
 
 def validate_params(params):
     """Error message for unusable options, else None (pure but for the look at the CA file)."""
@@ -219,6 +298,11 @@ def validate_params(params):
     bounds = bounds_error(
         params["pause_timeout"], params["pause_wait"], params["promote_wait"], params["signal_timeout"]
     )
+    patroni = params.get("patroni")
+    if not bounds and patroni and patroni["leader"] == patroni["candidate"]:
+        bounds = f"patroni: leader and candidate are the same member ({patroni['leader']})."
+    if not bounds and patroni and not patroni["api_url"].startswith("https://"):
+        bounds = f"patroni: api_url must be https:// (the REST API's password goes with it), got {patroni['api_url']}."
     return bounds or server_tls_error(params)
 
 
@@ -386,23 +470,104 @@ class Promotion:
             )
         self.result["timeline"] = current_timeline(self.local, False)
 
+    def patroni_request(self, method: str, path: str, timeout: float, body=None) -> Response:
+        patroni = self.params["patroni"]
+        return request(
+            method,
+            patroni["api_url"].rstrip("/") + path,
+            patroni["ca_cert"],
+            timeout,
+            user=patroni["user"],
+            password=patroni["password"],
+            body=body,
+        )
+
+    def patroni_preflight(self):
+        """0. Before any pause: would Patroni switch over from the leader to this member now?"""
+        patroni = self.params["patroni"]
+        try:
+            answer = self.patroni_request("GET", "/cluster", patroni["timeout"])
+            cluster = answer.json() if answer.status == 200 else None
+        except (OSError, ValueError) as exc:
+            self.refuse(f"Patroni's REST API {patroni['api_url']} did not answer GET /cluster ({exc}).")
+        if not isinstance(cluster, dict):
+            self.refuse(f"Patroni's REST API {patroni['api_url']} answered GET /cluster with {answer.status}.")
+        # The lag bound is the role's (its plan checked it); the catch-up below is this module's own.
+        refusal = switchover_refusal(cluster, patroni["leader"], patroni["candidate"], NO_LAG_BOUND)
+        if refusal:
+            self.refuse(f"Patroni would not switch over: {refusal}")
+
+    def patroni_switchover(self):
+        """4. Ask Patroni to switch over, and wait until the server accepts writes.
+
+        Patroni answers POST /switchover only after its next look at the cluster (up to a second after the switch),
+        so the request runs beside the wait for the first write, which ends the phase; its answer is waited for
+        afterwards (the PgBouncer hosts do not wait for it) and reported.
+        """
+        patroni = self.params["patroni"]
+        phase = time.monotonic()
+        deadline = phase + self.params["promote_wait"]
+        answer: dict = {}
+        body = {"leader": patroni["leader"], "candidate": patroni["candidate"]}
+
+        def ask():
+            try:
+                answer["response"] = self.patroni_request("POST", "/switchover", self.params["promote_wait"] + 5, body)
+            except OSError as exc:
+                answer["error"] = str(exc)
+
+        sender = threading.Thread(target=ask, daemon=True)
+        sender.start()
+        self.result["changed"] = True
+        self.result["patroni"] = {"request_ms": elapsed_ms(self.start)}
+
+        def state():
+            failed = "error" in answer or ("response" in answer and answer["response"].status != 200)
+            return "failed" if failed else ("writable" if accepts_writes(self.local) else "waiting")
+
+        outcome = poll_until(state, lambda found: found != "waiting", deadline, self.interval / 4)
+        self.timings["promote"] = elapsed_ms(phase)
+        sender.join(max(0.0, deadline + 3 - time.monotonic()))
+        response = answer.get("response")
+        if response is not None:
+            self.result["patroni"].update(status=response.status, body=response.body.strip()[:300])
+        if outcome == "writable":
+            self.result["timeline"] = current_timeline(self.local, False)
+            return
+        if "error" in answer:
+            cause = f"the request failed ({answer['error']}); Patroni may still switch over"
+        elif response is not None and response.status != 200:
+            cause = switchover_outcome(response, patroni["leader"], patroni["candidate"])
+        else:
+            cause = f"{self.target} did not accept writes within {self.params['promote_wait']:g} s"
+        self.fail(
+            f"Switchover through Patroni to {patroni['candidate']}: {cause}. Ask Patroni where the leader is "
+            "(`patronictl list`) before anything else; the PgBouncer hosts resume by themselves."
+        )
+
     def run(self):
         self.connect()
         try:
             row = fetch_one(self.local, "SELECT pg_is_in_recovery() AS in_recovery")
             if not row["in_recovery"]:
                 self.refuse("it is not a standby (already a primary).")
+            patroni = self.params["patroni"]
+            if patroni:
+                self.patroni_preflight()
             if self.module.check_mode:
-                self.result.update(
-                    changed=True, msg=f"would wait for {', '.join(self.expected)} to pause, then promote {self.target}"
-                )
+                how = f"ask Patroni to switch over to {patroni['candidate']}" if patroni else f"promote {self.target}"
+                self.result.update(changed=True, msg=f"would wait for {', '.join(self.expected)} to pause, then {how}")
                 self.module.exit_json(**self.result)
-            self.set_aside_restore_command()
+            if not patroni:
+                self.set_aside_restore_command()
             try:
                 self.wait_signals()
                 self.catch_up()
                 self.recheck_signals()
-                self.promote()
+                if patroni:
+                    self.patroni_switchover()
+                else:
+                    self.promote()
             finally:
                 self.put_back_restore_command()
         except psycopg2.Error as exc:
@@ -414,8 +579,9 @@ class Promotion:
         finally:
             self.close()
         self.timings["total"] = elapsed_ms(self.start)
+        how = "Patroni switched over" if self.params["patroni"] else "promoted"
         self.result["msg"] = (
-            f"promoted to timeline {self.result['timeline']} with {len(self.expected)} PgBouncer hosts paused for "
+            f"{how} to timeline {self.result['timeline']} with {len(self.expected)} PgBouncer hosts paused for "
             f"{self.result['pause_age_ms']} ms before the promotion"
         )
         self.module.exit_json(**self.result)
@@ -435,6 +601,7 @@ def main():
         promote_wait={"type": "float", "default": 3},
         poll_interval_ms={"type": "int", "default": 20},
         promote_without_archive={"type": "bool", "default": True},
+        patroni={"type": "dict", "options": patroni_argument_spec()},
     )
     module = new_module(argument_spec, validate_params)
     ensure_psycopg2(module)

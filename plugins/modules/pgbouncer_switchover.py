@@ -21,6 +21,13 @@ description:
   - It then asks O(target_host) every O(poll_interval_ms) milliseconds whether it accepts writes (out of
     recovery, read-write, able to assign a transaction ID). As soon as it does, it renames O(staged_config)
     over O(config) (an atomic rename), issues RELOAD and RESUME.
+  - With O(follow_unit) instead of O(staged_config) (a cluster that Patroni runs, where the pgbouncer role's leader
+    watcher points PgBouncer at the leader), it switches nothing itself. Before the barrier it notes the databases
+    that point at O(old_primary_host) (C(SHOW DATABASES)) and refuses when there are none or the watcher does not
+    run. Once the target accepts writes it sends the watcher C(SIGUSR1) (a look at the members now rather than at
+    its next round; again every 100 ms while needed) and resumes as soon as C(SHOW DATABASES) shows every one of
+    those databases on O(target_host). The watcher points there only once the target is the one member that
+    answers Patroni's C(GET /primary), so the old leader no longer does.
   - RESUME always follows PAUSE, on error as well. When the target is not a primary O(pause_timeout) seconds
     after PAUSE, the module drops its signal, resumes on the old configuration (so clients keep using the old
     primary) and fails. The promoting side gives up earlier, so it never promotes after that.
@@ -58,9 +65,15 @@ options:
     type: str
     required: true
   staged_config:
-    description: The configuration for the new topology, written beforehand next to O(config).
+    description:
+      - The configuration for the new topology, written beforehand next to O(config).
+      - Exactly one of O(staged_config) and O(follow_unit) is needed.
     type: path
-    required: true
+  follow_unit:
+    description:
+      - The systemd unit of the leader watcher that points PgBouncer at Patroni's leader
+        (V(webstack-pgbouncer-follow.service)); see the description.
+    type: str
   config:
     description: PgBouncer's live configuration file.
     type: path
@@ -136,10 +149,17 @@ pause_ms:
   sample: 182
 timings:
   description: Milliseconds for C(barrier) (until every peer was ready, before PAUSE), C(pause) (PAUSE
-    answered), C(promotion) (until the target was a primary), C(switch) (rename and RELOAD) and C(resume).
+    answered), C(promotion) (until the target was a primary), C(switch) (rename and RELOAD; with O(follow_unit),
+    until PgBouncer pointed at the target) and C(resume).
   returned: always
   type: dict
   sample: {"barrier": 840, "pause": 3, "promotion": 160, "switch": 6, "resume": 1}
+followed:
+  description: With O(follow_unit), the databases that pointed at O(old_primary_host) and had to follow.
+  returned: when O(follow_unit) is set
+  type: list
+  elements: str
+  sample: [shop]
 msg:
   description: What the module did.
   returned: always
@@ -186,6 +206,8 @@ if HAS_PSYCOPG2:
 
 # Every question to a server ends within a second, so a hanging server cannot stretch the pause.
 STATEMENT_OPTIONS = "-c statement_timeout=1000"
+# Seconds between two nudges of the leader watcher while PgBouncer waits for it (Patroni mode).
+NUDGE_INTERVAL = 0.1
 
 
 def validate_params(params):
@@ -207,9 +229,10 @@ def validate_params(params):
         params.get("target_port"),
     ):
         return "old_primary_host and target_host are the same server."
-    if os.path.abspath(params["staged_config"]) == os.path.abspath(params["config"]):
+    staged = params.get("staged_config")
+    if staged and os.path.abspath(staged) == os.path.abspath(params["config"]):
         return "staged_config must be another file than config."
-    if os.path.dirname(os.path.abspath(params["staged_config"])) != os.path.dirname(os.path.abspath(params["config"])):
+    if staged and os.path.dirname(os.path.abspath(staged)) != os.path.dirname(os.path.abspath(params["config"])):
         return "staged_config must be in the same directory as config, so that the switch is an atomic rename."
     if not 1 <= params.get("poll_interval_ms", 20) <= 1000:
         return "poll_interval_ms must be between 1 and 1000."
@@ -290,6 +313,8 @@ class Switchover:
         self.paused = False
         self.failure = None
         self.start = None
+        self.followed = []
+        self.systemctl = None
 
     def fail_before_pause(self, msg, **result):
         self.close_servers()
@@ -312,11 +337,11 @@ class Switchover:
     def preflight(self):
         """Everything that can be checked is checked before PAUSE."""
         params, staged, config = self.params, self.params["staged_config"], self.params["config"]
-        if not os.path.isfile(staged):
+        if staged and not os.path.isfile(staged):
             self.fail_before_pause(
                 f"The staged configuration {staged} does not exist; nothing was paused.", **self.result
             )
-        if not os.access(os.path.dirname(config), os.W_OK):
+        if staged and not os.access(os.path.dirname(config), os.W_OK):
             self.fail_before_pause(
                 f"Cannot replace {config} (directory not writable); run as root. Nothing was paused."
             )
@@ -340,6 +365,34 @@ class Switchover:
         except psycopg2.Error as exc:
             self.fail_before_pause(self.server_failure("reach the old primary", params["old_primary_host"], exc))
         self.console = open_admin_console(self.module)
+        if params["follow_unit"]:
+            self.follow_preflight()
+
+    def database_hosts(self):
+        """Each database's host, from SHOW DATABASES on the admin console."""
+        return {row["name"]: row["host"] for row in self.console.query("SHOW DATABASES", 2)}
+
+    def follow_preflight(self):
+        """Patroni mode: the watcher runs, and these databases point at the old primary (they must follow)."""
+        unit, old = self.params["follow_unit"], self.params["old_primary_host"]
+        self.systemctl = self.module.get_bin_path("systemctl", required=True)
+        rc, _out, _err = self.module.run_command([self.systemctl, "is-active", "--quiet", unit])
+        if rc != 0:
+            self.fail_before_pause(
+                f"The leader watcher {unit} does not run here, so nothing would point PgBouncer at the new leader. "
+                f"Start it (systemctl start {unit}, or site.yml). Nothing was paused."
+            )
+        try:
+            hosts = self.database_hosts()
+        except (AdminError, AdminTimeout) as exc:
+            self.fail_before_pause(f"SHOW DATABASES failed on PgBouncer ({exc or 'no answer'}). Nothing was paused.")
+        self.followed = sorted(name for name, host in hosts.items() if host == old)
+        if not self.followed:
+            self.fail_before_pause(
+                f"No database of PgBouncer points at the old primary {old} (SHOW DATABASES: {hosts}): the leader "
+                f"watcher ({unit}) and the plan disagree on the leader. Look at its journal; nothing was paused."
+            )
+        self.result["followed"] = self.followed
 
     def barrier(self):
         """Wait until every PgBouncer host of the switchover holds its connection to the old primary."""
@@ -395,9 +448,13 @@ class Switchover:
         self.timings["promotion"] = elapsed_ms(self.start) - self.timings["pause"]
         if not promoted:
             detail = f" (last error: {self.poller.last_error})" if self.poller.last_error else ""
+            where = (
+                "resumed; clients reach whatever the leader watcher points at (Patroni's leader)"
+                if params["follow_unit"]
+                else "resumed on the old configuration, clients keep using the old primary"
+            )
             self.failure = (
-                f"{params['target_host']} was not a primary {params['pause_timeout']:g} s after PAUSE{detail}; "
-                "resumed on the old configuration, clients keep using the old primary"
+                f"{params['target_host']} was not a primary {params['pause_timeout']:g} s after PAUSE{detail}; {where}"
             )
 
     def switch(self):
@@ -415,11 +472,49 @@ class Switchover:
                 self.failure = f"{config} is in place but RELOAD failed ({exc or 'no answer'}); run RELOAD by hand"
         self.timings["switch"] = elapsed_ms(phase)
 
+    def nudge(self):
+        """Ask the leader watcher to look at the members now (SIGUSR1); a failure only costs its next round."""
+        unit = self.params["follow_unit"]
+        self.module.run_command([self.systemctl, "kill", "--kill-whom=main", "--signal=SIGUSR1", unit])
+
+    def follow(self):
+        """Patroni mode: wait until the leader watcher points every followed database at the target."""
+        target = self.params["target_host"]
+        phase = time.monotonic()
+        nudged = {"at": None}
+
+        def pointed():
+            if nudged["at"] is None or time.monotonic() - nudged["at"] >= NUDGE_INTERVAL:
+                self.nudge()
+                nudged["at"] = time.monotonic()
+            try:
+                hosts = self.database_hosts()
+            except (AdminError, AdminTimeout):
+                return None
+            return hosts if all(hosts.get(name) == target for name in self.followed) else None
+
+        hosts = poll_until(
+            pointed,
+            bool,
+            self.start + self.params["pause_timeout"],
+            self.params["poll_interval_ms"] / 1000.0,
+        )
+        self.timings["switch"] = elapsed_ms(phase)
+        if hosts:
+            self.result.update(changed=True, switched=True)
+            return
+        self.failure = (
+            f"{target} accepts writes, but the leader watcher ({self.params['follow_unit']}) did not point "
+            f"{', '.join(self.followed)} at it within {self.params['pause_timeout']:g} s of PAUSE; resumed, and "
+            "clients reach whatever the watcher points at (SHOW DATABASES; its journal says why)"
+        )
+
     def critical_section(self):
-        """PAUSE, signal, wait for the promotion, switch; RESUME whatever happened."""
+        """PAUSE, signal, wait for the promotion, switch (or follow); RESUME whatever happened."""
         self.start = time.monotonic()
+        last = self.follow if self.params["follow_unit"] else self.switch
         try:
-            for phase in (self.pause, self.signal_paused, self.wait_promotion, self.switch):
+            for phase in (self.pause, self.signal_paused, self.wait_promotion, last):
                 phase()
                 if self.failure is not None:
                     break
@@ -449,7 +544,8 @@ def main():
         old_primary_port={"type": "int", "default": 5432},
         target_port={"type": "int", "default": 5432},
         signal_name={"type": "str", "required": True},
-        staged_config={"type": "path", "required": True},
+        staged_config={"type": "path"},
+        follow_unit={"type": "str"},
         config={"type": "path", "default": "/etc/pgbouncer/pgbouncer.ini"},
         pause_wait={"type": "float", "default": 3},
         pause_timeout={"type": "float", "default": 15},
@@ -457,7 +553,12 @@ def main():
         barrier_timeout={"type": "float", "default": 10},
         poll_interval_ms={"type": "int", "default": 20},
     )
-    module = new_module(argument_spec, validate_params)
+    module = new_module(
+        argument_spec,
+        validate_params,
+        mutually_exclusive=[("staged_config", "follow_unit")],
+        required_one_of=[("staged_config", "follow_unit")],
+    )
     params = module.params
     ensure_psycopg2(module)
 
@@ -467,8 +568,9 @@ def main():
     if module.check_mode:
         switchover.close_servers()
         switchover.console.close()
+        last = "follow the leader watcher" if params["follow_unit"] else "switch"
         switchover.result.update(
-            changed=True, msg=f"would pause {target}, signal, wait for {params['target_host']} and switch"
+            changed=True, msg=f"would pause {target}, signal, wait for {params['target_host']} and {last}"
         )
         module.exit_json(**switchover.result)
     if params["peers"]:

@@ -9,12 +9,17 @@ admin console (pgbouncer_console.py, the modules' own console code): PgBouncer c
 a changed database as they are released, and the next transactions go to the new leader. No PAUSE: during a
 failover the old leader may hold transactions that never finish, and PAUSE would wait for them.
 
+SIGUSR1 starts the next round at once: the switchover role's PgBouncer side (pgbouncer_switchover, follow_unit)
+sends it while PgBouncer is paused and the new leader has just taken writes, so that the pause does not wait for
+the rest of an interval.
+
 Usage: webstack_pgbouncer_follow.py CONFIG.json (the admin console's password is in the file it names, never on
 the command line).
 """
 
 import json
 import os
+import signal
 import ssl
 import sys
 import tempfile
@@ -149,12 +154,15 @@ class Follower:
         while True:
             started = time.monotonic()
             self.round()
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+            # The rest of the interval, unless a SIGUSR1 (blocked, see main()) is or becomes pending.
+            signal.sigtimedwait({signal.SIGUSR1}, max(0.0, interval - (time.monotonic() - started)))
 
 
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit(__doc__)
+    # Blocked before any thread starts (the threads inherit the mask), so that a SIGUSR1 waits for sigtimedwait().
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
     with open(sys.argv[1]) as handle:
         Follower(json.load(handle)).run()
 

@@ -1,5 +1,6 @@
 """The playbooks that promote, stop or restart PostgreSQL members themselves refuse a cluster that Patroni runs
-(postgresql_ha: patroni) before they reach any host: done behind Patroni's back, that can leave two primaries."""
+(postgresql_ha: patroni) before they reach any host: done behind Patroni's back, that can leave two primaries.
+switchover.yml asks Patroni to switch in that mode (molecule/patroni), and refuses a group that mixes the modes."""
 
 import time
 from pathlib import Path
@@ -24,7 +25,6 @@ postgres
     ("playbook", "instead"),
     [
         ("failover.yml", "Patroni promotes a standby by itself"),
-        ("switchover.yml", "patronictl -c /etc/patroni/<version>-<cluster>.yml switchover"),
         ("patch.yml", "patch.yml does not patch a Patroni cluster yet"),
     ],
 )
@@ -38,6 +38,22 @@ def test_a_patroni_cluster_is_refused_before_any_host_is_reached(tmp_path, run_p
     assert returncode == 2, output
     assert "would act behind Patroni's back on db1, db2 (postgresql_ha: patroni)" in output
     assert instead in output
+    assert "Nothing was changed." in output
+    assert "unreachable=1" not in output
+    assert time.monotonic() - started < 60, "a host was waited for"
+
+
+def test_switchover_refuses_a_group_that_mixes_the_modes_before_any_host_is_reached(tmp_path, run_playbook):
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        INVENTORY.replace("db2 ansible_host=192.0.2.2 postgresql_ha=patroni", "db2 ansible_host=192.0.2.2")
+    )
+    started = time.monotonic()
+    returncode, output = run_playbook(
+        f"- ansible.builtin.import_playbook: {PLAYBOOKS / 'switchover.yml'}\n", "-i", str(inventory), timeout=120
+    )
+    assert returncode == 2, output
+    assert "postgresql_ha is patroni for db1 only, in group 'postgres' (db1, db2)" in output
     assert "Nothing was changed." in output
     assert "unreachable=1" not in output
     assert time.monotonic() - started < 60, "a host was waited for"

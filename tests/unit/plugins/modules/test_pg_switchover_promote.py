@@ -92,3 +92,29 @@ def test_main_requires_the_old_primary(run_module_main):
         mod.main, {"switchover_user": "s", "switchover_password": "unit-test-secret-000", "bouncers": ["a"]}
     )
     assert code == 1 and "old_primary_host" in result["msg"]
+
+
+PATRONI = {
+    "api_url": "https://10.0.0.11:8008",
+    "leader": "db1",
+    "candidate": "db2",
+    "user": "patroni",
+    "password": "pw",
+    "ca_cert": None,
+    "timeout": 5,
+}
+
+
+def test_validate_params_accepts_patroni():
+    assert mod.validate_params({**GOOD, "patroni": PATRONI}) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"candidate": "db1"}, "leader and candidate are the same member (db1)"),
+        ({"api_url": "http://10.0.0.11:8008"}, "api_url must be https://"),
+    ],
+)
+def test_validate_params_rejects_patroni(change, fragment):
+    assert fragment in mod.validate_params({**GOOD, "patroni": {**PATRONI, **change}})

@@ -91,3 +91,18 @@ def test_main_fails_before_pausing_without_a_staged_file(run_module_main, tmp_pa
     }
     code, result = run_module_main(mod.main, args)
     assert code == 1 and "does not exist; nothing was paused" in result["msg"]
+
+
+def test_validate_params_accepts_the_leader_watcher_instead_of_a_staged_file():
+    following = {**GOOD, "staged_config": None, "follow_unit": "webstack-pgbouncer-follow.service"}
+    assert mod.validate_params(following) is None
+
+
+def test_main_wants_a_staged_file_or_the_leader_watcher(run_module_main):
+    args = {**GOOD, "switchover_user": "s", "switchover_password": "pw-secret", "login_password": "admin-secret"}
+    del args["staged_config"]
+    code, result = run_module_main(mod.main, args)
+    assert code == 1 and "one of the following is required: staged_config, follow_unit" in result["msg"]
+    both = {**args, "staged_config": "/etc/pgbouncer/pgbouncer.ini.next", "follow_unit": "w.service"}
+    code, result = run_module_main(mod.main, both)
+    assert code == 1 and "mutually exclusive: staged_config|follow_unit" in result["msg"]

@@ -8,10 +8,12 @@ import http.server
 import importlib.util
 import json
 import shutil
+import signal
 import socket
 import ssl
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,28 @@ def test_a_member_that_does_not_answer_is_unknown(watcher):
         port = unused.getsockname()[1]
     got = watcher.answer_of(f"http://127.0.0.1:{port}", watcher.opener(ssl.create_default_context()), 2)
     assert got.primary is None and got.error
+
+
+class _Enough(Exception):
+    pass
+
+
+def test_sigusr1_starts_the_next_round_at_once(follower, monkeypatch):
+    """The switchover's nudge: a round 30 s away starts as soon as SIGUSR1 comes (blocked, as main() blocks it)."""
+    follower.config["interval"] = 30
+    rounds = []
+
+    def counted_round():
+        rounds.append(time.monotonic())
+        if len(rounds) == 2:
+            raise _Enough
+
+    monkeypatch.setattr(follower, "round", counted_round)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+        threading.Timer(0.2, signal.pthread_kill, (threading.get_ident(), signal.SIGUSR1)).start()
+        with pytest.raises(_Enough):
+            follower.run()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    assert 0.1 < rounds[1] - rounds[0] < 5
