@@ -8,9 +8,9 @@ short_description: Which base system settings of the common role a host does not
 version_added: 0.5.0
 author: opsforge developers (@opsforge)
 description:
-  - Reads the output of the common role's one read-only probe of a host (tasks/state.yml: lines of
+  - Reads the output of the common role's one read-only probe of a host (tasks/state.yml, lines of
     C(<key> <value>)) and says, setting by setting, whether the module that converges it has work to do.
-  - The role then calls only those modules: a module call costs a host about 0.2 s of CPU, and on a host that
+  - The role then calls only those modules. A module call costs a host about 0.2 s of CPU, and on a host that
     already has every setting, a run makes one call where it made eight.
   - A setting the probe could not read counts as drift, so the module runs and decides, as it would without
     the probe.
@@ -102,7 +102,7 @@ def probe_lines(output: str) -> dict[str, list[str]]:
     """The probe's lines, grouped by key: {key: [value, ...]} in the order read."""
     values: dict[str, list[str]] = {}
     for line in output.splitlines():
-        key, _, value = line.strip().partition(" ")
+        key, _space, value = line.strip().partition(" ")
         if key:
             values.setdefault(key, []).append(value.strip())
     return values
@@ -130,12 +130,12 @@ def base_system_drift(
     weak_moduli = state.get("weak_moduli", [""])[0]
     timers = {}
     for line in state.get("timer", []):
-        name, _, states = line.partition(" ")
+        name, _space, states = line.partition(" ")
         timers[name] = states.split()
     wanted_timer = ["enabled", "active"] if apt_timers_enabled else ["disabled", "inactive"]
     packages = {}
     for line in state.get("package", []):
-        name, _, status = line.partition(" ")
+        name, _space, status = line.partition(" ")
         packages[name] = status
     return {
         "timezone": state.get("timezone", [""])[0] != timezone,
