@@ -182,14 +182,22 @@ def fix_attributes(path: str, info: os.stat_result, uid: int, gid: int, mode: in
     return True
 
 
+def wanted_attributes(entry: dict, info) -> tuple[int, int, int]:
+    """(uid, gid, mode) the path should have: the entry's, or those it has when it exists and keeps them."""
+    if entry["keep_attributes"] and info is not None:
+        return info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)
+    return (*ids(entry), parse_mode(entry["mode"]))
+
+
 def converge_directory(entry: dict, module):
     check_mode = module.check_mode
     path = entry["path"]
-    uid, gid = ids(entry)
-    mode = parse_mode(entry["mode"])
     try:
         info = os.lstat(path)
     except FileNotFoundError:
+        info = None
+    uid, gid, mode = wanted_attributes(entry, info)
+    if info is None:
         if not check_mode:
             os.makedirs(path, exist_ok=True)
             os.chown(path, uid, gid)
@@ -203,13 +211,12 @@ def converge_directory(entry: dict, module):
 def converge_file(entry: dict, module):
     check_mode = module.check_mode
     path = entry["path"]
-    uid, gid = ids(entry)
-    mode = parse_mode(entry["mode"])
     wanted = entry["content"].encode()
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         info = None
+    uid, gid, mode = wanted_attributes(entry, info)
     if info is not None and not stat.S_ISREG(info.st_mode):
         raise ValueError(f"{path}: exists and is not a regular file; remove it first")
     current = None
@@ -302,6 +309,7 @@ def main():
                     "group": {"type": "str", "default": "root"},
                     "mode": {"type": "str"},
                     "validate": {"type": "str"},
+                    "keep_attributes": {"type": "bool", "default": False},
                 },
             }
         },

@@ -40,6 +40,20 @@ options:
         have nothing to enable and are left as they are.
       - Left out, the units are neither enabled nor disabled.
     type: bool
+  restarted:
+    description:
+      - Units of O(units) to restart, those whose settings changed: a unit this call starts reads them anyway
+        and is not restarted. Only with O(state=started).
+    type: list
+    elements: str
+    default: []
+  reloaded:
+    description:
+      - Units of O(units) to reload (their configuration changed), unless this call starts or restarts them.
+        Only with O(state=started).
+    type: list
+    elements: str
+    default: []
 seealso:
   - module: ansible.builtin.systemd_service
 """
@@ -50,6 +64,14 @@ EXAMPLES = r"""
     units: [prometheus-node-exporter.service, prometheus-node-exporter-apt.timer]
     state: started
     enabled: true
+
+- name: Start Prometheus and Alertmanager, and apply what changed
+  opsforge.webstack.systemd_units:
+    units: [prometheus.service, prometheus-alertmanager.service]
+    state: started
+    enabled: true
+    restarted: [prometheus.service]  # its command line changed
+    reloaded: [prometheus-alertmanager.service]  # its configuration changed
 """
 
 RETURN = r"""
@@ -65,6 +87,16 @@ disabled:
   elements: str
 started:
   description: The units started (or that would be).
+  returned: always
+  type: list
+  elements: str
+restarted:
+  description: The units restarted (or that would be).
+  returned: always
+  type: list
+  elements: str
+reloaded:
+  description: The units reloaded (or that would be).
   returned: always
   type: list
   elements: str
@@ -103,9 +135,9 @@ def problems(states: dict[str, dict[str, str]]) -> list[str]:
     return found
 
 
-def plan(states: dict[str, dict[str, str]], state, enabled) -> dict[str, list[str]]:
-    """Which units to enable, disable, start and stop, in the order given."""
-    actions = {"enabled": [], "disabled": [], "started": [], "stopped": []}
+def plan(states: dict[str, dict[str, str]], state, enabled, restarted=(), reloaded=()) -> dict[str, list[str]]:
+    """Which units to enable, disable, start, restart, reload and stop, in the order given."""
+    actions = {"enabled": [], "disabled": [], "started": [], "restarted": [], "reloaded": [], "stopped": []}
     for unit, current in states.items():
         file_state = current.get("UnitFileState", "")
         if enabled is True and file_state == "disabled":
@@ -117,7 +149,27 @@ def plan(states: dict[str, dict[str, str]], state, enabled) -> dict[str, list[st
             actions["started"].append(unit)
         elif state == "stopped" and running:
             actions["stopped"].append(unit)
+        elif unit in restarted:
+            actions["restarted"].append(unit)
+        elif unit in reloaded:
+            actions["reloaded"].append(unit)
     return actions
+
+
+def input_error(params: dict):
+    """The first thing wrong with the arguments, as a message that says what to do, or None."""
+    units = params["units"]
+    if not units:
+        return "units is empty: name at least one unit"
+    if len(set(units)) != len(units):
+        return "units names a unit twice: name each once"
+    for option in ("restarted", "reloaded"):
+        if params[option] and params["state"] != "started":
+            return f"{option} needs state=started: a unit is restarted or reloaded only where it runs"
+        unknown = [unit for unit in params[option] if unit not in units]
+        if unknown:
+            return f"{option} names {', '.join(unknown)}, not in units: add it to units or take it out"
+    return None
 
 
 def main():
@@ -126,15 +178,16 @@ def main():
             "units": {"type": "list", "elements": "str", "required": True},
             "state": {"type": "str", "choices": ["started", "stopped"]},
             "enabled": {"type": "bool"},
+            "restarted": {"type": "list", "elements": "str", "default": []},
+            "reloaded": {"type": "list", "elements": "str", "default": []},
         },
         required_one_of=[("state", "enabled")],
         supports_check_mode=True,
     )
+    error = input_error(module.params)
+    if error:
+        module.fail_json(msg=error)
     units = module.params["units"]
-    if not units:
-        module.fail_json(msg="units is empty: name at least one unit")
-    if len(set(units)) != len(units):
-        module.fail_json(msg="units names a unit twice: name each once")
     systemctl = module.get_bin_path("systemctl", required=True)
 
     rc, out, err = module.run_command([systemctl, "show", "--property=" + ",".join(PROPERTIES), "--", *units])
@@ -148,10 +201,19 @@ def main():
     if found:
         module.fail_json(msg="; ".join(found))
 
-    actions = plan(states, module.params["state"], module.params["enabled"])
+    params = module.params
+    actions = plan(states, params["state"], params["enabled"], params["restarted"], params["reloaded"])
     if not module.check_mode:
         # Enabled before started, as `systemctl enable --now` would; stopped before disabled.
-        for verb, key in (("enable", "enabled"), ("start", "started"), ("stop", "stopped"), ("disable", "disabled")):
+        verbs = (
+            ("enable", "enabled"),
+            ("start", "started"),
+            ("restart", "restarted"),
+            ("reload", "reloaded"),
+            ("stop", "stopped"),
+            ("disable", "disabled"),
+        )
+        for verb, key in verbs:
             if actions[key]:
                 rc, out, err = module.run_command([systemctl, verb, "--", *actions[key]])
                 if rc != 0:

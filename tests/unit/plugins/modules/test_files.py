@@ -129,3 +129,23 @@ def test_check_mode_on_a_new_host_reports_a_directory_and_the_files_in_it(tmp_pa
     code, result = run(run_module_main, entries, _ansible_check_mode=True)
     assert code == 0 and result["changed_paths"] == [entry["path"] for entry in entries]
     assert not (tmp_path / "d").exists()
+
+
+def test_keep_attributes_leaves_an_existing_files_owner_and_mode_and_sets_a_new_ones(tmp_path, run_module_main):
+    taken = tmp_path / "taken"
+    taken.write_text("A=1\n")
+    taken.chmod(0o604)
+    os.chown(taken, 65534, 65534)
+    new = tmp_path / "new"
+    entries = [
+        {"path": str(taken), "content": "A=2\n", "mode": "0640", "keep_attributes": True},
+        {"path": str(new), "content": "B=1\n", "mode": "0640", "keep_attributes": True},
+    ]
+    code, result = run(run_module_main, entries)
+    assert code == 0 and result["changed_paths"] == [str(taken), str(new)]
+    assert taken.read_text() == "A=2\n"
+    assert (mode_of(taken), os.stat(taken).st_uid, os.stat(taken).st_gid) == (0o604, 65534, 65534)
+    assert (mode_of(new), os.stat(new).st_uid) == (0o640, 0)
+
+    code, result = run(run_module_main, entries)
+    assert code == 0 and not result["changed"]

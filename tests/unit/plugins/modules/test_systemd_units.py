@@ -42,18 +42,45 @@ def test_parse_show_refuses_a_count_that_does_not_match():
 @pytest.mark.parametrize(
     ("state", "enabled", "expected"),
     [
-        ("started", True, {"enabled": ["b.timer"], "disabled": [], "started": ["b.timer"], "stopped": []}),
-        (
-            "stopped",
-            False,
-            {"enabled": [], "disabled": ["a.service"], "started": [], "stopped": ["a.service", "c.service"]},
-        ),
-        (None, True, {"enabled": ["b.timer"], "disabled": [], "started": [], "stopped": []}),
-        ("started", None, {"enabled": [], "disabled": [], "started": ["b.timer"], "stopped": []}),
+        ("started", True, {"enabled": ["b.timer"], "started": ["b.timer"]}),
+        ("stopped", False, {"disabled": ["a.service"], "stopped": ["a.service", "c.service"]}),
+        (None, True, {"enabled": ["b.timer"]}),
+        ("started", None, {"started": ["b.timer"]}),
     ],
 )
 def test_plan_changes_only_what_differs(state, enabled, expected):
-    assert mod.plan(mod.parse_show(SHOW, UNITS), state, enabled) == expected
+    nothing = {"enabled": [], "disabled": [], "started": [], "restarted": [], "reloaded": [], "stopped": []}
+    assert mod.plan(mod.parse_show(SHOW, UNITS), state, enabled) == {**nothing, **expected}
+
+
+def test_plan_restarts_or_reloads_only_running_units_that_it_did_not_start():
+    actions = mod.plan(
+        mod.parse_show(SHOW, UNITS),
+        "started",
+        None,
+        restarted=["a.service", "b.timer"],
+        reloaded=["a.service", "c.service"],
+    )
+    assert actions["started"] == ["b.timer"]
+    assert actions["restarted"] == ["a.service"]
+    assert actions["reloaded"] == ["c.service"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"units": []}, "units is empty"),
+        ({"units": ["a.service", "a.service"]}, "names a unit twice"),
+        ({"units": ["a.service"], "state": "stopped", "restarted": ["a.service"]}, "restarted needs state=started"),
+        (
+            {"units": ["a.service"], "state": "started", "reloaded": ["b.service"]},
+            "reloaded names b.service, not in units",
+        ),
+    ],
+)
+def test_bad_input_is_named(params, message):
+    full = {"state": None, "enabled": None, "restarted": [], "reloaded": [], **params}
+    assert message in mod.input_error(full)
 
 
 def test_missing_and_masked_units_are_named_with_what_to_do():
