@@ -22,7 +22,9 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Reports what would change and changes nothing.
+    description:
+      - Reports what would change and changes nothing. A path whose owner or group does not exist yet (an earlier
+        task of the run would make it) counts as a change.
   diff_mode:
     support: full
     description: Shows the content before and after of each changed text file, and the paths made or removed.
@@ -323,9 +325,13 @@ def main():
     for entry in entries:
         try:
             changed, diff = CONVERGE[entry["state"]](entry, module)
-        except (KeyError, ValueError, OSError, ValidationFailed) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
-            module.fail_json(msg=message, changed=bool(changed_paths), changed_paths=changed_paths)
+        except KeyError as exc:
+            # In check mode an earlier task of the run may only have reported the user or group it would make.
+            if not module.check_mode:
+                module.fail_json(msg=exc.args[0], changed=bool(changed_paths), changed_paths=changed_paths)
+            changed, diff = True, None
+        except (ValueError, OSError, ValidationFailed) as exc:
+            module.fail_json(msg=str(exc), changed=bool(changed_paths), changed_paths=changed_paths)
         if changed:
             changed_paths.append(entry["path"])
             if diff is not None:

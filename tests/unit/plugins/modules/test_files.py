@@ -85,6 +85,14 @@ def test_an_unknown_owner_fails_and_names_it(tmp_path, run_module_main):
     assert not target.exists()
 
 
+def test_check_mode_counts_a_path_whose_group_is_not_made_yet_as_a_change(tmp_path, run_module_main):
+    target = tmp_path / "a.conf"
+    entries = [{"path": str(target), "content": "x", "mode": "0640", "group": "made-later"}]
+    code, result = run(run_module_main, entries, _ansible_check_mode=True)
+    assert code == 0 and result["changed_paths"] == [str(target)]
+    assert not target.exists()
+
+
 def test_a_missing_directory_and_a_directory_to_remove_are_refused(tmp_path, run_module_main):
     code, result = run(run_module_main, [{"path": str(tmp_path / "no" / "a"), "content": "x", "mode": "0644"}])
     assert code == 1 and "does not exist" in result["msg"]
