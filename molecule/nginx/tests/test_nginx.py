@@ -450,8 +450,13 @@ def test_drain_keeps_serving_and_survives_a_full_run(host, site):
 def test_broken_config_never_reaches_a_reload(host, site):
     config = host.file(SITE_CONFIG).content_string
     pids = nginx_pids(host)
-    # The role from the site file on: the inputs are the same as in the full run.
-    rc, out = site.run_role({"nginx_extra_config": "no_such_directive on;"}, "--start-at-task", "Write the site")
+    # The role from the upstream servers on (the configuration files are written in one task after them): the
+    # inputs are the same as in the full run.
+    rc, out = site.run_role(
+        {"nginx_extra_config": "no_such_directive on;"},
+        "--start-at-task",
+        "Gather the addresses of app servers that are not in the fact cache",
+    )
     assert rc != 0
     assert "unknown directive" in out and "no_such_directive" in out
     assert host.file(SITE_CONFIG).content_string == config
