@@ -8,7 +8,8 @@ service. webstack-rebootdemo 1.1 asks for a reboot in its postinst (/run/reboot-
 
 The controller builds the .deb files (dpkg-deb) and the index; `install` copies version 1.0 onto a host and
 installs it with dpkg, then publishes the 1.1 repository there as a `file:` source; `remove` purges the
-packages and removes the source, the repository and its lists.
+packages and removes the source, the repository and its lists. A host is the lab's container lab-HOST unless
+`container` names another (molecule/patroni's instances).
 """
 
 import hashlib
@@ -136,18 +137,19 @@ def build(workdir):
     return workdir
 
 
-def _on(host, command):
-    subprocess.run(["podman", "exec", f"lab-{host}", "sh", "-c", command], check=True, capture_output=True, text=True)
+def _on(container, command):
+    subprocess.run(["podman", "exec", container, "sh", "-c", command], check=True, capture_output=True, text=True)
 
 
-def install(workdir, host, packages):
+def install(workdir, host, packages, container=None):
     """Install version 1.0 of packages on host, then publish the 1.1 repository there as an apt source."""
-    _on(host, f"rm -rf {HOST_DIR} && mkdir -p {HOST_DIR}")
+    container = container or f"lab-{host}"
+    _on(container, f"rm -rf {HOST_DIR} && mkdir -p {HOST_DIR}")
     for part in ("old", "repo"):
-        subprocess.run(["podman", "cp", str(Path(workdir) / part), f"lab-{host}:{HOST_DIR}/{part}"], check=True)
+        subprocess.run(["podman", "cp", str(Path(workdir) / part), f"{container}:{HOST_DIR}/{part}"], check=True)
     debs = " ".join(f"{HOST_DIR}/old/{name}_1.0_all.deb" for name in packages)
     _on(
-        host,
+        container,
         f"DEBIAN_FRONTEND=noninteractive dpkg -i {debs} >/dev/null"
         f" && echo 'deb [trusted=yes] file:{HOST_DIR}/repo ./' > {SOURCE}"
         f" && apt-get update -qq -o Dir::Etc::sourcelist={SOURCE} -o Dir::Etc::sourceparts=-"
@@ -155,10 +157,10 @@ def install(workdir, host, packages):
     )
 
 
-def remove(host):
+def remove(host, container=None):
     """Purge the test packages and remove the source, the repository and their lists (the mirror's lists stay)."""
     _on(
-        host,
+        container or f"lab-{host}",
         f"rm -f /etc/webstack-patchdemo/broken; DEBIAN_FRONTEND=noninteractive dpkg --purge {PATCHDEMO} {REBOOTDEMO}"
         f" >/dev/null 2>&1; rm -f {SOURCE} {LISTS} /run/reboot-required /run/reboot-required.pkgs"
         f" /run/webstack-patchdemo.version; rm -rf {HOST_DIR}",
