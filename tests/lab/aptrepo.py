@@ -4,7 +4,9 @@ upgrade, a real service restart and a real reboot request without depending on w
 webstack-patchdemo runs a service (webstack-patchdemo.service) that writes its version to /run and then sleeps;
 its postinst restarts it through deb-systemd-invoke, as Debian's server packages do (and policy-rc.d can hold
 that). Version 1.1 refuses to start where /etc/webstack-patchdemo/broken exists: an upgrade that breaks a
-service. webstack-rebootdemo 1.1 asks for a reboot in its postinst (/run/reboot-required), as kernels do.
+service. Its postinst runs /etc/webstack-patchdemo/upgrade-hook where a test put one (molecule/patroni's: the
+server's binary replaced, as an upgrade of postgresql-<major> replaces it). webstack-rebootdemo 1.1 asks for a
+reboot in its postinst (/run/reboot-required), as kernels do.
 
 The controller builds the .deb files (dpkg-deb) and the index; `install` copies version 1.0 onto a host and
 installs it with dpkg, then publishes the 1.1 repository there as a `file:` source; `remove` purges the
@@ -46,6 +48,7 @@ WantedBy=multi-user.target
 PATCHDEMO_POSTINST = """#!/bin/sh
 set -e
 if [ "$1" = configure ]; then
+    if [ -x /etc/webstack-patchdemo/upgrade-hook ]; then /etc/webstack-patchdemo/upgrade-hook; fi
     systemctl daemon-reload >/dev/null 2>&1 || true
     deb-systemd-helper enable webstack-patchdemo.service >/dev/null || true
     deb-systemd-invoke restart webstack-patchdemo.service >/dev/null || true
@@ -161,7 +164,8 @@ def remove(host, container=None):
     """Purge the test packages and remove the source, the repository and their lists (the mirror's lists stay)."""
     _on(
         container or f"lab-{host}",
-        f"rm -f /etc/webstack-patchdemo/broken; DEBIAN_FRONTEND=noninteractive dpkg --purge {PATCHDEMO} {REBOOTDEMO}"
-        f" >/dev/null 2>&1; rm -f {SOURCE} {LISTS} /run/reboot-required /run/reboot-required.pkgs"
+        "rm -f /etc/webstack-patchdemo/broken /etc/webstack-patchdemo/upgrade-hook;"
+        f" DEBIAN_FRONTEND=noninteractive dpkg --purge {PATCHDEMO} {REBOOTDEMO} >/dev/null 2>&1;"
+        f" rm -f {SOURCE} {LISTS} /run/reboot-required /run/reboot-required.pkgs"
         f" /run/webstack-patchdemo.version; rm -rf {HOST_DIR}",
     )

@@ -4,9 +4,9 @@ Patroni (the switchover role) and patches the old leader, every member's server 
 Debian's), without a failed transaction, and leaves every member streaming on the leader's timeline.
 
 The upgrade comes from the lab tests' local apt repository (tests/lab/aptrepo.py, webstack-patchdemo 1.0 to 1.1),
-never from the mirror; the server runs old code because its binary was replaced under it as an upgrade of
-postgresql-17 replaces it (a new file renamed over the old one): needrestart then names Patroni's unit, whose
-processes the server's are. The counts and the playbook's duration are printed."""
+never from the mirror; its postinst replaces the server's binary under the running server as an upgrade of
+postgresql-17 does (a new file renamed over the old one, while patch.yml's apt runs on that host): needrestart then
+names Patroni's unit, whose processes the server's are. The counts and the playbook's duration are printed."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ PACKAGES = json.dumps({"patch_scope": "all", "patch_packages": [aptrepo.PATCHDEM
 # pgbench must outlast patch.yml (checked): the playbook took 73 s here (2026-12-05).
 PGBENCH_SECONDS = 150
 SERVER = "/usr/lib/postgresql/17/bin/postgres"
+HOOK = "/etc/webstack-patchdemo/upgrade-hook"
 
 
 def patroni_unit(host) -> str:
@@ -49,12 +50,16 @@ def healthy(cluster) -> bool:
 
 @pytest.fixture
 def pending_upgrade(cluster, tmp_path):
-    """webstack-patchdemo 1.0 on every member with 1.1 to upgrade to, and the server's binary replaced under it."""
+    """webstack-patchdemo 1.0 on every member with 1.1 to upgrade to, whose postinst replaces the server's binary."""
     workdir = aptrepo.build(tmp_path / "apt")
     for name, container in cluster.containers.items():
         aptrepo.install(workdir, name, [aptrepo.PATCHDEMO], container=container)
-        cluster.hosts[name].check_output(f"cp -p {SERVER} {SERVER}.new && mv {SERVER}.new {SERVER}")
-        assert patroni_unit(cluster.hosts[name]) in cluster.hosts[name].check_output("needrestart -b -r l")
+        host = cluster.hosts[name]
+        assert patroni_unit(host) not in host.check_output("needrestart -b -r l")  # nothing runs old code yet
+        host.check_output(
+            "mkdir -p /etc/webstack-patchdemo && printf '#!/bin/sh\\ncp -p %s %s.new && mv %s.new %s\\n' "
+            f"{SERVER} {SERVER} {SERVER} {SERVER} > {HOOK} && chmod 0755 {HOOK}"
+        )
     yield
     for name, container in cluster.containers.items():
         aptrepo.remove(name, container=container)
