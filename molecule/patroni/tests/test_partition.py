@@ -108,7 +108,7 @@ def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_o
     rewound = (
         "rewind"
         in cluster.hosts[old]
-        .run(f"journalctl -u 'patroni@*' --since=@{int(start)} --no-pager -o cat | grep -i rewind")
+        .run(f"journalctl -u 'patroni@*' --since=@{int(start)} --no-pager -o cat | grep 'pg_rewind exit code=0'")
         .stdout.lower()
     )
     print(
