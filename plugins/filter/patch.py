@@ -4,7 +4,8 @@
 needrestart says, and the report.
 
 Each filter is documented in its own file beside this one (patch_selection.yml, patch_changes.yml,
-patch_needrestart.yml, patch_report.yml, patch_report_table.yml), so that ansible-doc shows each its own page.
+patch_needrestart.yml, patch_patroni_restarts.yml, patch_report.yml, patch_report_table.yml), so that ansible-doc
+shows each its own page.
 """
 
 import json
@@ -17,6 +18,11 @@ _UPGRADABLE = re.compile(
     r"^(?P<name>[^/\s]+)/(?P<suites>\S+)\s+(?P<new>\S+)\s+\S+\s+\[upgradable from: (?P<old>[^\]]+)\]"
 )
 _NEEDRESTART = re.compile(r"^NEEDRESTART-(?P<key>[A-Z]+):\s*(?P<value>.*)$")
+# Patroni mode: Debian's units of a server that Patroni runs (never restarted behind Patroni's back), Patroni's own
+# unit, and the packages whose upgrade means the server or Patroni runs old code.
+_POSTGRESQL_UNIT = re.compile(r"^postgresql(@.+)?\.service$")
+_PATRONI_UNIT = re.compile(r"^patroni(@.+)?\.service$")
+_PATRONI_PACKAGES = re.compile(r"^(patroni|postgresql-\d+)$")
 SCOPES = ("security", "all")
 
 
@@ -113,6 +119,23 @@ def patch_needrestart(output):
     }
 
 
+def patch_patroni_restarts(units, packages, running):
+    """The units to restart on a member that Patroni runs (pure).
+
+    units: the restarts decided for a host (needrestart's and the upgraded packages' running units); packages: the
+    names of the upgraded packages; running: the units that ran before the upgrade. Debian's PostgreSQL units are
+    dropped (Patroni owns the server); Patroni's running unit (patroni@<version>-<cluster>.service) is restarted,
+    last, when one of them, Patroni's unit itself, or the server's or Patroni's package was in the list.
+    """
+    for name, value in (("units", units), ("packages", packages), ("running", running)):
+        if not isinstance(value, list):
+            raise AnsibleFilterError(f"patch_patroni_restarts: {name} must be a list, not {type(value).__name__}")
+    patroni = [unit for unit in running if _PATRONI_UNIT.match(unit)]
+    others = [unit for unit in units if not _POSTGRESQL_UNIT.match(unit) and not _PATRONI_UNIT.match(unit)]
+    needed = len(others) < len(units) or any(_PATRONI_PACKAGES.match(package) for package in packages)
+    return others + (patroni if needed else [])
+
+
 def patch_report(results, hosts, done=None, stopped_at="", started="", finished=""):
     """The run's report from each host's result (pure).
 
@@ -188,6 +211,7 @@ class FilterModule:
             "patch_selection": patch_selection,
             "patch_changes": patch_changes,
             "patch_needrestart": patch_needrestart,
+            "patch_patroni_restarts": patch_patroni_restarts,
             "patch_report": patch_report,
             "patch_report_table": patch_report_table,
         }

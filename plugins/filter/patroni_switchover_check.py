@@ -59,14 +59,12 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.opsforge.webstack.plugins.filter.slot_name import slot_name
-from ansible_collections.opsforge.webstack.plugins.module_utils.patroni import api_base, switchover_refusal
-
-
-def _first_answer(answers):
-    for answer in answers:
-        if answer.get("status") == 200 and isinstance(answer.get("json"), dict):
-            return answer["json"]
-    return None
+from ansible_collections.opsforge.webstack.plugins.module_utils.patroni import (
+    api_base,
+    first_answer,
+    no_answer_refusal,
+    switchover_refusal,
+)
 
 
 def patroni_switchover_check(answers, members, primary, target, max_lag_bytes=16777216):
@@ -75,17 +73,9 @@ def patroni_switchover_check(answers, members, primary, target, max_lag_bytes=16
         raise AnsibleFilterError("patroni_switchover_check expects the list of GET /cluster results and the members")
     names = dict(zip(members, slot_name(members)))
     check = {"leader": names.get(primary, primary), "candidate": names.get(target, target), "leader_api": ""}
-    cluster = _first_answer(answers)
+    cluster = first_answer(answers)
     if cluster is None:
-        errors = [f"{a.get('item')}: {a.get('status') or ''} {a.get('msg') or ''}".strip() for a in answers]
-        return {
-            **check,
-            "members": {},
-            "refusal": (
-                f"no member's Patroni REST API answered GET /cluster ({'; '.join(errors)}). Check that Patroni "
-                "runs (systemctl status patroni@...) and that its API is reachable from the members."
-            ),
-        }
+        return {**check, "members": {}, "refusal": no_answer_refusal(answers)}
     patroni_members = cluster.get("members") or []
     check["members"] = {m.get("name"): f"{m.get('role')}/{m.get('state')}" for m in patroni_members}
     refusal = switchover_refusal(cluster, check["leader"], check["candidate"], int(max_lag_bytes))

@@ -5,7 +5,9 @@
 
 switchover_refusal() decides from Patroni's GET /cluster whether Patroni would switch over from a leader to a
 candidate now; the patroni_switchover_check filter (the switchover role's plan) and pg_switchover_promote (once
-more, right before it asks) both call it. request() is the one HTTP call: TLS verified with the cluster's CA,
+more, right before it asks) both call it. health_refusal() decides whether the whole cluster is healthy enough to
+restart one of its members (the patroni_cluster_check filter: patch.yml's pre-check and its wait after each
+member's restart). request() is the one HTTP call: TLS verified with the cluster's CA,
 straight to the member (never through a proxy from the environment), basic authentication where given.
 Everything but request() is pure, so that the refusals are unit tested without hosts.
 """
@@ -73,6 +75,23 @@ def request(
             return Response(answer.status, answer.read().decode(errors="replace"))
     except urllib.error.HTTPError as exc:
         return Response(exc.code, exc.read().decode(errors="replace"))
+
+
+def first_answer(answers: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """The first GET /cluster answer of an ansible.builtin.uri loop's results that Patroni gave (pure)."""
+    for answer in answers:
+        if answer.get("status") == 200 and isinstance(answer.get("json"), dict):
+            return answer["json"]
+    return None
+
+
+def no_answer_refusal(answers: list[dict[str, Any]]) -> str:
+    """The refusal when no member answered GET /cluster, with each member's error (pure)."""
+    errors = [f"{a.get('item')}: {a.get('status') or ''} {a.get('msg') or ''}".strip() for a in answers]
+    return (
+        f"no member's Patroni REST API answered GET /cluster ({'; '.join(errors)}). Check that Patroni "
+        "runs (systemctl status patroni@...) and that its API is reachable from the members."
+    )
 
 
 def api_base(api_url: str) -> str:
@@ -178,3 +197,55 @@ def switchover_refusal(cluster: dict[str, Any], leader: str, candidate: str, max
         return f"{candidate} is already Patroni's leader."
     leader_member = next(m for m in members if m.get("name") == leader)
     return _candidate_refusal(leader_member, members, candidate, max_lag_bytes)
+
+
+def _replica_refusal(member: dict[str, Any], leader_member: dict[str, Any], max_lag_bytes: int) -> str:
+    name, role, state = member.get("name"), member.get("role"), member.get("state")
+    if role not in REPLICA_ROLES:
+        return f"{name} is {role}/{state} in Patroni's cluster, not a replica."
+    if state not in REPLICA_STATES:
+        return f"{name} is {state} in Patroni's cluster, not streaming from the leader."
+    lag = member.get("lag")
+    if not isinstance(lag, int) or lag > max_lag_bytes:
+        return f"{name} lags {lag} bytes behind the leader in Patroni's view (the limit is {max_lag_bytes})."
+    if member.get("timeline") != leader_member.get("timeline"):
+        return (
+            f"{name} is on timeline {member.get('timeline')}, the leader on {leader_member.get('timeline')}: it has "
+            "not followed the last promotion yet."
+        )
+    return ""
+
+
+def health_refusal(cluster: dict[str, Any], names: list[str], max_lag_bytes: int) -> str:
+    """The first reason the cluster is not healthy enough to restart one of its members, or '' (pure).
+
+    Healthy: not paused, no switchover scheduled, one running leader, and every other member of names (Patroni's
+    member names of the inventory's group) a replica streaming from it on its timeline within max_lag_bytes, with
+    no member Patroni knows outside names. cluster is GET /cluster's answer.
+    """
+    members = cluster.get("members") or []
+    leaders = [m for m in members if m.get("role") in ("leader", "standby_leader")]
+    if len(leaders) > 1:
+        return f"Patroni's cluster has {len(leaders)} leaders ({_describe(members)}). Find out why before anything."
+    refusal = _leader_refusal(cluster, leaders[0].get("name") if leaders else "", members)
+    if refusal:
+        return refusal
+    by_name = {m.get("name"): m for m in members}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        return (
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in Patroni's cluster (members: "
+            f"{_describe(members)}): start Patroni there (systemctl status patroni@...) and wait until it streams."
+        )
+    outsiders = sorted(set(by_name) - set(names))
+    if outsiders:
+        return (
+            f"Patroni's cluster has members that are not in the inventory's group ({', '.join(outsiders)}). Add them "
+            "to the group or remove them from Patroni."
+        )
+    for member in members:
+        if member is not leaders[0]:
+            refusal = _replica_refusal(member, leaders[0], max_lag_bytes)
+            if refusal:
+                return f"{refusal} Repair it first (`patronictl list`, journalctl -u patroni@... there)."
+    return ""

@@ -4,11 +4,14 @@ upgrade, a real service restart and a real reboot request without depending on w
 webstack-patchdemo runs a service (webstack-patchdemo.service) that writes its version to /run and then sleeps;
 its postinst restarts it through deb-systemd-invoke, as Debian's server packages do (and policy-rc.d can hold
 that). Version 1.1 refuses to start where /etc/webstack-patchdemo/broken exists: an upgrade that breaks a
-service. webstack-rebootdemo 1.1 asks for a reboot in its postinst (/run/reboot-required), as kernels do.
+service. Its postinst runs /etc/webstack-patchdemo/upgrade-hook where a test put one (molecule/patroni's: the
+server's binary replaced, as an upgrade of postgresql-<major> replaces it). webstack-rebootdemo 1.1 asks for a
+reboot in its postinst (/run/reboot-required), as kernels do.
 
 The controller builds the .deb files (dpkg-deb) and the index; `install` copies version 1.0 onto a host and
 installs it with dpkg, then publishes the 1.1 repository there as a `file:` source; `remove` purges the
-packages and removes the source, the repository and its lists.
+packages and removes the source, the repository and its lists. A host is the lab's container lab-HOST unless
+`container` names another (molecule/patroni's instances).
 """
 
 import hashlib
@@ -45,6 +48,7 @@ WantedBy=multi-user.target
 PATCHDEMO_POSTINST = """#!/bin/sh
 set -e
 if [ "$1" = configure ]; then
+    if [ -x /etc/webstack-patchdemo/upgrade-hook ]; then /etc/webstack-patchdemo/upgrade-hook; fi
     systemctl daemon-reload >/dev/null 2>&1 || true
     deb-systemd-helper enable webstack-patchdemo.service >/dev/null || true
     deb-systemd-invoke restart webstack-patchdemo.service >/dev/null || true
@@ -136,18 +140,19 @@ def build(workdir):
     return workdir
 
 
-def _on(host, command):
-    subprocess.run(["podman", "exec", f"lab-{host}", "sh", "-c", command], check=True, capture_output=True, text=True)
+def _on(container, command):
+    subprocess.run(["podman", "exec", container, "sh", "-c", command], check=True, capture_output=True, text=True)
 
 
-def install(workdir, host, packages):
+def install(workdir, host, packages, container=None):
     """Install version 1.0 of packages on host, then publish the 1.1 repository there as an apt source."""
-    _on(host, f"rm -rf {HOST_DIR} && mkdir -p {HOST_DIR}")
+    container = container or f"lab-{host}"
+    _on(container, f"rm -rf {HOST_DIR} && mkdir -p {HOST_DIR}")
     for part in ("old", "repo"):
-        subprocess.run(["podman", "cp", str(Path(workdir) / part), f"lab-{host}:{HOST_DIR}/{part}"], check=True)
+        subprocess.run(["podman", "cp", str(Path(workdir) / part), f"{container}:{HOST_DIR}/{part}"], check=True)
     debs = " ".join(f"{HOST_DIR}/old/{name}_1.0_all.deb" for name in packages)
     _on(
-        host,
+        container,
         f"DEBIAN_FRONTEND=noninteractive dpkg -i {debs} >/dev/null"
         f" && echo 'deb [trusted=yes] file:{HOST_DIR}/repo ./' > {SOURCE}"
         f" && apt-get update -qq -o Dir::Etc::sourcelist={SOURCE} -o Dir::Etc::sourceparts=-"
@@ -155,11 +160,12 @@ def install(workdir, host, packages):
     )
 
 
-def remove(host):
+def remove(host, container=None):
     """Purge the test packages and remove the source, the repository and their lists (the mirror's lists stay)."""
     _on(
-        host,
-        f"rm -f /etc/webstack-patchdemo/broken; DEBIAN_FRONTEND=noninteractive dpkg --purge {PATCHDEMO} {REBOOTDEMO}"
-        f" >/dev/null 2>&1; rm -f {SOURCE} {LISTS} /run/reboot-required /run/reboot-required.pkgs"
+        container or f"lab-{host}",
+        "rm -f /etc/webstack-patchdemo/broken /etc/webstack-patchdemo/upgrade-hook;"
+        f" DEBIAN_FRONTEND=noninteractive dpkg --purge {PATCHDEMO} {REBOOTDEMO} >/dev/null 2>&1;"
+        f" rm -f {SOURCE} {LISTS} /run/reboot-required /run/reboot-required.pkgs"
         f" /run/webstack-patchdemo.version; rm -rf {HOST_DIR}",
     )

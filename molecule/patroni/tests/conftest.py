@@ -1,9 +1,13 @@
-"""The scenario's hosts and the commands the checks of etcd and Patroni share."""
+"""The scenario's hosts and the commands the checks of etcd and Patroni share: the playbooks run against the
+scenario's instances, and pgbench through PgBouncer."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +16,7 @@ import pytest
 import testinfra
 import yaml
 
+REPO = Path(__file__).resolve().parents[3]
 MEMBERS = {"molecule_ha_db1": "molecule-ha-db1", "molecule_ha_db2": "molecule-ha-db2"}
 ETCD_ONLY = "molecule-ha-etcd"
 BOUNCER = ETCD_ONLY  # the PgBouncer host, as an app host would be: no database on it
@@ -37,6 +42,75 @@ def wait_for(check, timeout, interval=1.0):
         time.sleep(interval)
 
 
+def playbook(name: str, *args: str, json_output: bool = False, timeout: int = 600) -> tuple[int, str]:
+    """ansible-playbook playbooks/NAME against the scenario's instances: (rc, output)."""
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    if json_output:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            *("-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)),
+            str(REPO / "playbooks" / name),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def task_results(output: str, task: str) -> list[dict]:
+    """The results of the task named task, per host, from the json callback's output (profile_tasks' recap and
+    warnings may follow it)."""
+    report, _end = json.JSONDecoder().raw_decode(output, output.index("{"))
+    return [
+        result
+        for play in report["plays"]
+        for entry in play["tasks"]
+        if entry["task"]["name"].split(" : ")[-1] == task  # a role's task: "<role> : <name>"
+        for result in entry["hosts"].values()
+    ]
+
+
+class Pgbench:
+    """pgbench (the controller's) through PgBouncer in the PgBouncer host's network: 4 clients, 100 transactions a
+    second, each one row in a table of its own, each transaction logged (--log); started by the pgbench fixture."""
+
+    def __init__(self, process: subprocess.Popen, seconds: int, log_prefix: Path):
+        self.process = process
+        self.seconds = seconds
+        self.log_prefix = log_prefix
+
+    def commit_times(self) -> list[float]:
+        """When each transaction pgbench logged ended (its --log: ... epoch microseconds ...), sorted (after finish)."""
+        times = []
+        for log in self.log_prefix.parent.glob(f"{self.log_prefix.name}.*"):
+            for line in log.read_text().splitlines():
+                fields = line.split()
+                if len(fields) >= 6 and fields[2] != "failed":
+                    times.append(int(fields[4]) + int(fields[5]) / 1e6)
+        return sorted(times)
+
+    def longest_pause(self, start: float, end: float) -> float:
+        """The longest time between two commits (or from start / to end) in the window start..end (seconds)."""
+        times = [start, *(t for t in self.commit_times() if start <= t <= end), end]
+        return max(later - earlier for earlier, later in zip(times, times[1:]))
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def finish(self) -> SimpleNamespace:
+        """Wait for the end: processed and failed transactions (-1 where pgbench did not say), its output, its rc."""
+        out, err = self.process.communicate(timeout=self.seconds + 60)
+        failed = int((re.search(r"number of failed transactions: (\d+)", out) or [0, -1])[1])
+        processed = int((re.search(r"actually processed: (\d+)", out) or [0, -1])[1])
+        return SimpleNamespace(processed=processed, failed=failed, out=out, err=err, rc=self.process.returncode)
+
+
 class Cluster:
     def __init__(self):
         self.hosts = {name: testinfra.get_host(f"podman://{container}") for name, container in MEMBERS.items()}
@@ -60,8 +134,8 @@ class Cluster:
         leaders = [m["Member"] for m in self.members() if m["Role"] == "Leader" and m["State"] == "running"]
         return leaders[0] if len(leaders) == 1 else None
 
-    def sql(self, member, query):
-        return self.hosts[member].run(f'runuser -u postgres -- psql -XAtq -d postgres -c "{query}"')
+    def sql(self, member, query, db="postgres"):
+        return self.hosts[member].run(f'runuser -u postgres -- psql -XAtq -d {db} -c "{query}"')
 
     def streams_from_leader(self, member):
         """The member is a replica whose WAL receiver streams."""
@@ -113,6 +187,46 @@ class Bouncer:
         return self.run("write")["server"]
 
 
+@pytest.fixture
+def pgbench(cluster, tmp_path):
+    """Start pgbench through PgBouncer: pgbench(table, seconds) empties table (created on the leader, owned by shop)
+    and returns a Pgbench writing one row per transaction into it; killed at the end if still running."""
+    started: list[Pgbench] = []
+
+    def start(table: str, seconds: int) -> Pgbench:
+        create = cluster.hosts[cluster.leader()].run(
+            "runuser -u postgres -- psql -XAtq -d shop -v ON_ERROR_STOP=1 -c "
+            f'"CREATE TABLE IF NOT EXISTS {table} (id bigserial PRIMARY KEY, client int NOT NULL); '
+            f'ALTER TABLE {table} OWNER TO shop; TRUNCATE {table}"'
+        )
+        assert create.rc == 0, create.stderr
+        script = tmp_path / f"{table}.sql"
+        log_prefix = tmp_path / f"{table}-log"
+        script.write_text(f"INSERT INTO {table} (client) VALUES (:client_id);\n")
+        pid = subprocess.run(
+            ["podman", "inspect", "-f", "{{.State.Pid}}", BOUNCER], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        process = subprocess.Popen(
+            [
+                *("nsenter", "-t", pid, "-n", "/usr/bin/pgbench", "-n", "-h", "127.0.0.1", "-p", "6432", "-U", SHOP[0]),
+                *("-c", "4", "-j", "2", "-R", "100", "-T", str(seconds), "-f", str(script)),
+                *("--log", f"--log-prefix={log_prefix}", "shop"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PGPASSWORD": SHOP[1]},
+        )
+        started.append(Pgbench(process, seconds, log_prefix))
+        return started[-1]
+
+    yield start
+    for run in started:
+        if run.running():
+            run.process.kill()
+            run.process.communicate()
+
+
 @pytest.fixture(scope="session")
 def bouncer():
     return Bouncer()
@@ -132,3 +246,17 @@ def etcd_hosts():
 def etcd():
     host = testinfra.get_host(f"podman://{ETCD_ONLY}")
     return SimpleNamespace(host=host, address=address(host), tls=ETCD_TLS, ca=CA)
+
+
+def etcdctl(etcd, *args, endpoints=None):
+    """etcdctl on the etcd-only host, with a member's certificate, against endpoints (default: that host's)."""
+    endpoint = ",".join(f"https://{a}:2379" for a in endpoints or [etcd.address])
+    return etcd.host.check_output(f"etcdctl --endpoints={endpoint} {etcd.tls} {' '.join(args)}")
+
+
+def etcd_health(etcd, addresses):
+    """Each etcd member's health, by address, as etcdctl endpoint health sees it from the etcd-only host."""
+    endpoint = ",".join(f"https://{a}:2379" for a in addresses)
+    result = etcd.host.run(f"etcdctl --endpoints={endpoint} {etcd.tls} --command-timeout=3s endpoint health -w json")
+    answers = json.loads(result.stdout or "[]")
+    return {a["endpoint"].split("//")[1].split(":")[0]: bool(a["health"]) for a in answers}

@@ -3,11 +3,7 @@
 import json
 
 import pytest
-
-
-def etcdctl(etcd, *args):
-    endpoint = f"https://{etcd.address}:2379"
-    return etcd.host.check_output(f"etcdctl --endpoints={endpoint} {etcd.tls} {' '.join(args)}")
+from conftest import etcdctl
 
 
 def test_three_members_all_healthy(etcd):

@@ -5,56 +5,15 @@ the old leader its streaming replica. The pause and pgbench's failed count are p
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from conftest import BOUNCER, SHOP, address, wait_for
+from conftest import address, playbook, task_results, wait_for
 
-REPO = Path(__file__).resolve().parents[3]
 # The playbook took 15 s in this scenario (2026-12-05); pgbench must outlast it (checked).
 PGBENCH_SECONDS = 60
 # What the switchover under pgbench measured, for the pause's own test below.
 MEASURED: dict = {}
-
-
-def playbook(name: str, *args: str, json_output: bool = False) -> tuple[int, str]:
-    """ansible-playbook playbooks/NAME against the scenario's instances: (rc, output)."""
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
-    if json_output:
-        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            *("-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)),
-            str(REPO / "playbooks" / name),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    return result.returncode, result.stdout + result.stderr
-
-
-def task_results(output: str, task: str) -> list[dict]:
-    """The results of the task named task, per host, from the json callback's output (profile_tasks' recap and
-    warnings may follow it)."""
-    report, _end = json.JSONDecoder().raw_decode(output, output.index("{"))
-    return [
-        result
-        for play in report["plays"]
-        for entry in play["tasks"]
-        if entry["task"]["name"].split(" : ")[-1] == task  # a role's task: "<role> : <name>"
-        for result in entry["hosts"].values()
-    ]
 
 
 def inventory_name(cluster, patroni_name: str) -> str:
@@ -79,39 +38,8 @@ def test_failover_yml_refuses_a_patroni_cluster(cluster):
     assert cluster.leader() == leader
 
 
-@pytest.fixture
-def pgbench(cluster, tmp_path):
-    """pgbench (the controller's) through PgBouncer in the PgBouncer host's network: 4 clients, 100 transactions a
-    second, each one row in switchover_probe; yields the running process."""
-    leader = cluster.leader()
-    create = cluster.hosts[leader].run(
-        "runuser -u postgres -- psql -XAtq -d shop -v ON_ERROR_STOP=1 -c "
-        '"CREATE TABLE IF NOT EXISTS switchover_probe (id bigserial PRIMARY KEY, client int NOT NULL); '
-        'ALTER TABLE switchover_probe OWNER TO shop; TRUNCATE switchover_probe"'
-    )
-    assert create.rc == 0, create.stderr
-    script = tmp_path / "insert.sql"
-    script.write_text("INSERT INTO switchover_probe (client) VALUES (:client_id);\n")
-    pid = subprocess.run(
-        ["podman", "inspect", "-f", "{{.State.Pid}}", BOUNCER], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    process = subprocess.Popen(
-        [
-            *("nsenter", "-t", pid, "-n", "/usr/bin/pgbench", "-n", "-h", "127.0.0.1", "-p", "6432", "-U", SHOP[0]),
-            *("-c", "4", "-j", "2", "-R", "100", "-T", str(PGBENCH_SECONDS), "-f", str(script), "shop"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PGPASSWORD": SHOP[1]},
-    )
-    yield process
-    if process.poll() is None:
-        process.kill()
-        process.communicate()
-
-
 def test_switchover_under_pgbench_fails_no_transaction(cluster, bouncer, pgbench):
+    load = pgbench("switchover_probe", PGBENCH_SECONDS)
     old = cluster.leader()
     new = next(name for name in cluster.hosts if name != old)
     assert wait_for(lambda: cluster.streams_from_leader(new), 60), cluster.members()
@@ -119,10 +47,9 @@ def test_switchover_under_pgbench_fails_no_transaction(cluster, bouncer, pgbench
     started = time.monotonic()
     rc, output = playbook("switchover.yml", "-e", f"switchover_target={inventory_name(cluster, new)}", json_output=True)
     seconds = time.monotonic() - started
-    still_writing = pgbench.poll() is None
-    out, err = pgbench.communicate(timeout=PGBENCH_SECONDS + 60)
-    failed = int((re.search(r"number of failed transactions: (\d+)", out) or [0, -1])[1])
-    processed = int((re.search(r"actually processed: (\d+)", out) or [0, -1])[1])
+    still_writing = load.running()
+    bench = load.finish()
+    failed, processed = bench.failed, bench.processed
     count = cluster.hosts[new].run(
         'runuser -u postgres -- psql -XAtq -d shop -c "SELECT count(*) FROM switchover_probe"'
     )
@@ -140,8 +67,8 @@ def test_switchover_under_pgbench_fails_no_transaction(cluster, bouncer, pgbench
         f"{report['bouncer_timings_ms']}, promote timings {report['promote_timings_ms']}; playbook {seconds:.0f} s"
     )
     assert still_writing, "pgbench ended before the playbook: the switch was not made under load"
-    assert pgbench.returncode == 0 and "aborted" not in out + err, out + err
-    assert failed == 0 and processed > 0 and rows == processed, out
+    assert bench.rc == 0 and "aborted" not in bench.out + bench.err, bench.out + bench.err
+    assert failed == 0 and processed > 0 and rows == processed, bench.out
     assert cluster.leader() == new, cluster.members()
     assert bouncer.hosts().get("shop") == address(cluster.hosts[new])
     # The old leader streams from the new one.

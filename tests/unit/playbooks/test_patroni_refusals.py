@@ -1,6 +1,7 @@
 """The playbooks that promote, stop or restart PostgreSQL members themselves refuse a cluster that Patroni runs
 (postgresql_ha: patroni) before they reach any host: done behind Patroni's back, that can leave two primaries.
-switchover.yml asks Patroni to switch in that mode (molecule/patroni), and refuses a group that mixes the modes."""
+switchover.yml asks Patroni to switch in that mode and patch.yml restarts the members through Patroni
+(molecule/patroni); both refuse a group that mixes the modes."""
 
 import time
 from pathlib import Path
@@ -21,13 +22,7 @@ postgres
 """
 
 
-@pytest.mark.parametrize(
-    ("playbook", "instead"),
-    [
-        ("failover.yml", "Patroni promotes a standby by itself"),
-        ("patch.yml", "patch.yml does not patch a Patroni cluster yet"),
-    ],
-)
+@pytest.mark.parametrize(("playbook", "instead"), [("failover.yml", "Patroni promotes a standby by itself")])
 def test_a_patroni_cluster_is_refused_before_any_host_is_reached(tmp_path, run_playbook, playbook, instead):
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(INVENTORY)
@@ -43,17 +38,23 @@ def test_a_patroni_cluster_is_refused_before_any_host_is_reached(tmp_path, run_p
     assert time.monotonic() - started < 60, "a host was waited for"
 
 
-def test_switchover_refuses_a_group_that_mixes_the_modes_before_any_host_is_reached(tmp_path, run_playbook):
+@pytest.mark.parametrize(
+    ("playbook", "nothing_changed"),
+    [("switchover.yml", "Nothing was changed."), ("patch.yml", "No host was patched")],
+)
+def test_a_group_that_mixes_the_modes_is_refused_before_any_host_is_reached(
+    tmp_path, run_playbook, playbook, nothing_changed
+):
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(
         INVENTORY.replace("db2 ansible_host=192.0.2.2 postgresql_ha=patroni", "db2 ansible_host=192.0.2.2")
     )
     started = time.monotonic()
     returncode, output = run_playbook(
-        f"- ansible.builtin.import_playbook: {PLAYBOOKS / 'switchover.yml'}\n", "-i", str(inventory), timeout=120
+        f"- ansible.builtin.import_playbook: {PLAYBOOKS / playbook}\n", "-i", str(inventory), timeout=120
     )
     assert returncode == 2, output
     assert "postgresql_ha is patroni for db1 only, in group 'postgres' (db1, db2)" in output
-    assert "Nothing was changed." in output
+    assert nothing_changed in output
     assert "unreachable=1" not in output
     assert time.monotonic() - started < 60, "a host was waited for"

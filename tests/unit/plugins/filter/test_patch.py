@@ -5,6 +5,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.opsforge.webstack.plugins.filter.patch import (
     patch_changes,
     patch_needrestart,
+    patch_patroni_restarts,
     patch_report,
     patch_report_table,
     patch_selection,
@@ -127,3 +128,29 @@ def test_report_of_a_stopped_run_says_where_and_how_to_resume():
 def test_report_table_needs_a_report():
     with pytest.raises(AnsibleFilterError):
         patch_report_table({"nothing": 1})
+
+
+RUNNING = ["cron.service", "patroni@17-main.service", "ssh.service"]
+
+
+@pytest.mark.parametrize(
+    ("units", "packages", "restarts"),
+    [
+        # needrestart names Patroni's unit for a server running a replaced binary (its processes are Patroni's).
+        (["cron.service", "patroni@17-main.service"], [], ["cron.service", "patroni@17-main.service"]),
+        # Debian's units never restart under Patroni: Patroni's unit does instead.
+        (["postgresql@17-main.service", "postgresql.service"], [], ["patroni@17-main.service"]),
+        # The server's or Patroni's package upgraded: Patroni's unit, whatever needrestart said.
+        ([], ["postgresql-17"], ["patroni@17-main.service"]),
+        ([], ["patroni"], ["patroni@17-main.service"]),
+        # Anything else leaves Patroni running.
+        (["cron.service"], ["postgresql-client-17", "tzdata"], ["cron.service"]),
+    ],
+)
+def test_patroni_members_restart_through_patroni(units, packages, restarts):
+    assert patch_patroni_restarts(units, packages, RUNNING) == restarts
+
+
+def test_patroni_restarts_refuse_what_is_not_a_list():
+    with pytest.raises(AnsibleFilterError, match="packages must be a list, not str"):
+        patch_patroni_restarts([], "postgresql-17", RUNNING)

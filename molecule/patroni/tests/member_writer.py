@@ -1,0 +1,41 @@
+"""Runs on a database member (runuser -u postgres -- python3 member_writer.py TABLE SECONDS), prints JSON.
+
+Writes one row every 0.05 s into TABLE of the shop database through the local socket, to whatever the local server
+is, primary or not, until SECONDS have passed or /tmp/member_writer.stop exists: the commits the server acknowledged
+(the row's id and the time the acknowledgement arrived) and the failed attempts (time and error). The hosts share one
+kernel clock (containers), so the times of the members' writers compare.
+"""
+
+import json
+import os
+import sys
+import time
+
+import psycopg2
+
+TABLE, SECONDS = sys.argv[1], float(sys.argv[2])
+STOP = "/tmp/member_writer.stop"
+
+
+def main():
+    acks, errors, conn = [], [], None
+    deadline = time.time() + SECONDS
+    while time.time() < deadline and not os.path.exists(STOP):
+        try:
+            if conn is None or conn.closed:
+                conn = psycopg2.connect(dbname="shop", connect_timeout=2, options="-c statement_timeout=2000")
+            with conn.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {TABLE} DEFAULT VALUES RETURNING id")
+                row_id = cursor.fetchone()[0]
+            conn.commit()
+            acks.append([row_id, time.time()])
+        except psycopg2.Error as exc:
+            errors.append([time.time(), getattr(exc, "pgcode", None) or type(exc).__name__])
+            if conn is not None:
+                conn.close()
+            conn = None
+        time.sleep(0.05)
+    print(json.dumps({"acks": acks, "errors": errors}))
+
+
+main()

@@ -1,0 +1,137 @@
+"""The partition drill: the leader's host loses the network to every other member (iptables rules in its network
+namespace drop what goes to or comes from their addresses; the controller still reaches it), while a writer on each
+member writes to its own server through the local socket, whatever that server claims to be. The old leader must
+stop accepting writes within ttl (Patroni demotes it when it cannot renew its key), the replica must lead, and the
+recorded writes must show the members' acknowledged writes one after the other, never both in the same moment.
+Healed, the old leader rejoins as a replica of the new one (Patroni's pg_rewind where its WAL diverged).
+The seconds to the last write the old leader took, to the first the new leader took, and to the rejoin, the
+acknowledged writes the new leader does not hold, and whether Patroni rewound are printed."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ETCD_ONLY, address, wait_for
+
+TABLE = "partition_probe"
+WRITER = "/tmp/member_writer.py"  # postgres runs it: /root is not its to read
+
+
+def netns_pid(container: str) -> str:
+    return subprocess.run(
+        ["podman", "inspect", "-f", "{{.State.Pid}}", container], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def iptables(container: str, action: str, addresses: list[str]) -> None:
+    """Add (-I) or delete (-D) the rules that drop the container's traffic to and from addresses."""
+    pid = netns_pid(container)
+    for peer in addresses:
+        for rule in (["INPUT", "-s", peer], ["OUTPUT", "-d", peer]):
+            subprocess.run(["nsenter", "-t", pid, "-n", "iptables", "-w", action, *rule, "-j", "DROP"], check=True)
+
+
+def start_writer(container: str, seconds: int) -> subprocess.Popen:
+    subprocess.run(
+        ["podman", "cp", str(Path(__file__).with_name("member_writer.py")), f"{container}:{WRITER}"], check=True
+    )
+    subprocess.run(["podman", "exec", container, "rm", "-f", "/tmp/member_writer.stop"], check=True)
+    command = ["runuser", "-u", "postgres", "--", "python3", WRITER, TABLE, str(seconds)]
+    return subprocess.Popen(["podman", "exec", container, *command], stdout=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def partitioned(cluster):
+    """Cut the leader's host off from the other hosts; healed at the end whatever happened. Yields (leader, heal)."""
+    leader = cluster.leader()
+    peers = [address(host) for name, host in cluster.hosts.items() if name != leader]
+    peers.append(address(cluster.outsider))
+    cut = []
+
+    def heal():
+        while cut:
+            iptables(cut.pop(), "-D", peers)
+
+    def partition():
+        iptables(cluster.containers[leader], "-I", peers)
+        cut.append(cluster.containers[leader])
+
+    yield leader, partition, heal
+    heal()
+
+
+def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_once(cluster, partitioned):
+    old, partition, heal = partitioned
+    config = cluster.dcs_config()
+    ttl, loop_wait = config["ttl"], config["loop_wait"]
+    new = next(name for name in cluster.hosts if name != old)
+    assert wait_for(lambda: cluster.streams_from_leader(new), 60), cluster.members()
+    create = cluster.sql(
+        old,
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY, at timestamptz DEFAULT clock_timestamp()); "
+        f"TRUNCATE {TABLE}",
+        db="shop",
+    )
+    assert create.rc == 0, create.stderr
+    writers = {name: start_writer(cluster.containers[name], 300) for name in cluster.hosts}
+    time.sleep(3)
+    start = time.time()
+    partition()
+    try:
+        demoted = wait_for(lambda: in_recovery(cluster, old), ttl + loop_wait + 30, interval=0.5)
+        demoted_at = time.time()
+        led = wait_for(lambda: cluster.api_status(new, "/primary") == 200, ttl + loop_wait + 30, interval=0.5)
+        time.sleep(5)  # both writers keep trying while the partition lasts
+    finally:
+        heal()
+    healed = time.time()
+    rejoined = wait_for(lambda: cluster.streams_from_leader(old), 180)
+    rejoined_at = time.time()
+    time.sleep(3)
+    for name in cluster.hosts:
+        cluster.hosts[name].check_output("touch /tmp/member_writer.stop")
+    records = {name: json.loads(writer.communicate(timeout=60)[0]) for name, writer in writers.items()}
+
+    acks = {name: [when for _id, when in records[name]["acks"]] for name in records}
+    last_old = max((t for t in acks[old] if t >= start), default=start)
+    first_new = min((t for t in acks[new] if t >= start), default=None)
+    # The members that acknowledged writes, in the order of the acknowledgements: one run each, never interleaved.
+    events = sorted((when, name) for name in acks for when in acks[name])
+    runs = [name for name, _group in itertools.groupby(name for _when, name in events)]
+    held = set(map(int, cluster.sql(new, f"SELECT id FROM {TABLE}", db="shop").stdout.split()))
+    lost = [row_id for row_id, _when in records[old]["acks"] if row_id not in held]
+    rewound = (
+        "rewind"
+        in cluster.hosts[old]
+        .run(f"journalctl -u 'patroni@*' --since=@{int(start)} --no-pager -o cat | grep 'pg_rewind exit code=0'")
+        .stdout.lower()
+    )
+    print(
+        f"\npartition: {old} cut off from {new} and {ETCD_ONLY}; its last acknowledged write "
+        f"{last_old - start:.1f} s after the cut, its server up again in recovery after {demoted_at - start:.1f} s; "
+        f"{new}'s first "
+        f"acknowledged write {'none' if first_new is None else f'{first_new - start:.1f} s'} after the cut; "
+        f"{old} streams again {rejoined_at - healed:.1f} s after the heal ({'rewound' if rewound else 'no rewind'}); "
+        f"writes acknowledged: {len(acks[old])} by {old}, {len(acks[new])} by {new}; acknowledged by {old} and not on "
+        f"{new}: {len(lost)}; order of the members that acknowledged: {runs} (ttl {ttl}, loop_wait {loop_wait}, "
+        f"retry_timeout {config['retry_timeout']})"
+    )
+    assert demoted, f"{old} still took writes {ttl + loop_wait + 30} s after the cut"
+    assert last_old - start <= ttl, f"{old} acknowledged a write {last_old - start:.1f} s after the cut (ttl {ttl})"
+    assert led and first_new is not None, cluster.members()
+    assert runs == [old, new], runs
+    assert last_old < first_new
+    assert rejoined, cluster.members()
+    assert cluster.leader() == new
+    timelines = {m["TL"] for m in cluster.members()}
+    assert len(timelines) == 1, cluster.members()
+
+
+def in_recovery(cluster, member: str) -> bool:
+    result = cluster.sql(member, "SELECT pg_is_in_recovery()")
+    return result.rc == 0 and result.stdout.strip() == "t"
