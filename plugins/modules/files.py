@@ -72,6 +72,13 @@ options:
           - Octal permissions, quoted (V("0640")). Required with V(file) and V(directory), so that a file's mode is
             always chosen and never left to the umask.
         type: str
+      keep_attributes:
+        description:
+          - An existing file or directory keeps its owner, group and mode; only a new one gets O(files[].owner),
+            O(files[].group) and O(files[].mode). For a file that a package takes over after it is written (its
+            postinst gives it to the package's user), which would otherwise change back and forth on every run.
+        type: bool
+        default: false
 seealso:
   - module: ansible.builtin.copy
   - module: ansible.builtin.template

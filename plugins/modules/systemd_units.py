@@ -42,7 +42,7 @@ options:
     type: bool
   restarted:
     description:
-      - Units of O(units) to restart, those whose settings changed: a unit this call starts reads them anyway
+      - Units of O(units) to restart, those whose settings changed. A unit this call starts reads them anyway
         and is not restarted. Only with O(state=started).
     type: list
     elements: str
