@@ -16,17 +16,10 @@ description:
     know, a member Patroni knows outside O(members), and a member other than the leader that is not a replica
     streaming from it on its timeline within O(max_lag_bytes).
   - The patch role's pre-check refuses such a cluster, and waits with it after restarting each member.
+extends_documentation_fragment:
+  - opsforge.webstack.cluster
+  - opsforge.webstack.cluster.patroni
 options:
-  _input:
-    description: The results of the C(GET /cluster) requests, dicts with C(item) (the member), C(status) and C(json).
-    type: list
-    elements: dict
-    required: true
-  members:
-    description: The inventory names of the cluster's members.
-    type: list
-    elements: str
-    required: true
   max_lag_bytes:
     description: The most a replica may lag behind the leader in Patroni's view.
     type: int

@@ -16,17 +16,10 @@ description:
     scheduled, no leader, a standby cluster, a leader other than the server running as the primary, a leader not
     running, and a target that is not a replica of Patroni's cluster, not streaming, tagged C(nofailover), lagging
     more than O(max_lag_bytes), on another timeline, or not a synchronous standby in synchronous mode.
+extends_documentation_fragment:
+  - opsforge.webstack.cluster
+  - opsforge.webstack.cluster.patroni
 options:
-  _input:
-    description: The results of the C(GET /cluster) loop, dicts with C(item) (the member), C(status) and C(json).
-    type: list
-    elements: dict
-    required: true
-  members:
-    description: The inventory names of the cluster's members.
-    type: list
-    elements: str
-    required: true
   primary:
     description: The member that runs as the primary (the postgresql role's topology).
     type: str

@@ -14,16 +14,13 @@ description:
     already being the primary, not being a member, no healthy standby, the target not streaming or lagging,
     and a transaction on the primary open longer than the bound (PAUSE would wait for it).
   - Members are matched to replicas by their slot name (P(opsforge.webstack.slot_name#filter)).
+extends_documentation_fragment:
+  - opsforge.webstack.cluster
 options:
   _input:
     description: The replicas of the primary, dicts with C(application_name), C(state) and C(lag_bytes).
     type: list
     elements: dict
-    required: true
-  members:
-    description: The inventory names of the cluster's members.
-    type: list
-    elements: str
     required: true
   primary:
     description: The current primary.
