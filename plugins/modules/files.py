@@ -42,7 +42,8 @@ options:
         required: true
       state:
         description:
-          - V(file) writes O(files[].content); V(directory) makes the directory (and its parents);
+          - V(file) writes O(files[].content); V(directory) makes the directory, and its missing parents with the
+            same owner, group and mode;
             V(absent) removes a file or symbolic link (never a directory), and ignores O(files[].content) and
             O(files[].mode), so that one entry can switch a file on and off with its state.
         type: str
@@ -198,6 +199,19 @@ def wanted_attributes(entry: dict, info) -> tuple[int, int, int]:
     return (*ids(entry), parse_mode(entry["mode"]))
 
 
+def make_directories(path: str, uid: int, gid: int, mode: int) -> None:
+    """Make path and its missing parents, each with the owner, group and mode given: not the session's umask,
+    which would leave a parent that the service's user cannot enter (Debian 13 applies login.defs' 027)."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        os.mkdir(directory)
+        os.chown(directory, uid, gid)
+        os.chmod(directory, mode)
+
+
 def converge_directory(entry: dict, module):
     check_mode = module.check_mode
     path = entry["path"]
@@ -208,9 +222,7 @@ def converge_directory(entry: dict, module):
     uid, gid, mode = wanted_attributes(entry, info)
     if info is None:
         if not check_mode:
-            os.makedirs(path, exist_ok=True)
-            os.chown(path, uid, gid)
-            os.chmod(path, mode)
+            make_directories(path, uid, gid, mode)
         return True, {"before_header": path, "after_header": path, "before": "(absent)\n", "after": "(directory)\n"}
     if not stat.S_ISDIR(info.st_mode):
         raise ValueError(f"{path}: exists and is not a directory; remove it first")

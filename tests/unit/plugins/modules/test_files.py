@@ -157,3 +157,13 @@ def test_keep_attributes_leaves_an_existing_files_owner_and_mode_and_sets_a_new_
 
     code, result = run(run_module_main, entries)
     assert code == 0 and not result["changed"]
+
+
+def test_missing_parents_get_the_directorys_mode_not_the_umask(tmp_path, run_module_main):
+    old_umask = os.umask(0o027)
+    try:
+        code, result = run(run_module_main, [{"path": str(tmp_path / "a" / "b"), "state": "directory", "mode": "0755"}])
+    finally:
+        os.umask(old_umask)
+    assert code == 0 and result["changed_paths"] == [str(tmp_path / "a" / "b")]
+    assert mode_of(tmp_path / "a") == 0o755 and mode_of(tmp_path / "a" / "b") == 0o755
