@@ -45,7 +45,8 @@ RETURN = r"""
 _value:
   description:
     - C(leader) and C(candidate) (Patroni's member names of the primary and the target), C(leader_api) (the REST
-      API root of the leader, from Patroni's C(api_url)), C(members) (member name to C(role/state), for messages)
+      API root of the leader, from Patroni's C(api_url)), C(apis) (each inventory member's REST API root that
+      Patroni lists), C(members) (member name to C(role/state), for messages)
       and C(refusal) (empty when Patroni would switch over now).
   type: dict
 """
@@ -65,7 +66,12 @@ def patroni_switchover_check(answers, members, primary, target, max_lag_bytes=16
     if not isinstance(answers, list) or not isinstance(members, list):
         raise AnsibleFilterError("patroni_switchover_check expects the list of GET /cluster results and the members")
     names = dict(zip(members, slot_name(members)))
-    check = {"leader": names.get(primary, primary), "candidate": names.get(target, target), "leader_api": ""}
+    check = {
+        "leader": names.get(primary, primary),
+        "candidate": names.get(target, target),
+        "leader_api": "",
+        "apis": {},
+    }
     cluster = first_answer(answers)
     if cluster is None:
         return {**check, "members": {}, "refusal": no_answer_refusal(answers)}
@@ -80,6 +86,8 @@ def patroni_switchover_check(answers, members, primary, target, max_lag_bytes=16
         )
     leader = next((m for m in patroni_members if m.get("name") == check["leader"]), {})
     check["leader_api"] = api_base(leader.get("api_url") or "")
+    api_urls = {m.get("name"): m.get("api_url") for m in patroni_members if m.get("api_url")}
+    check["apis"] = {member: api_base(api_urls[name]) for member, name in names.items() if name in api_urls}
     check["refusal"] = refusal
     return check
 

@@ -123,7 +123,9 @@ def _leader_refusal(cluster: dict[str, Any], leader: str, members: list[dict[str
     if cluster.get("pause"):
         return (
             "Patroni's cluster is paused (maintenance mode, `patronictl pause`): it would not move the leader key. "
-            "Resume it with `patronictl resume` first."
+            "A switchover.yml that was interrupted leaves it paused, its PgBouncer hosts' leader watchers stopped: "
+            "check with `patronictl list` that one member runs as the primary and holds the leader key (the switchover "
+            'role\'s README, "An interrupted switchover"), then resume it with `patronictl resume` and run site.yml.'
         )
     scheduled = cluster.get("scheduled_switchover")
     if scheduled:

@@ -230,3 +230,49 @@ def expand_restore_command(template, file_name, path):
 def history_file_name(timeline):
     """The name of a timeline's history file in pg_wal and in the WAL archive (pure)."""
     return f"{timeline:08X}.history"
+
+
+# Patroni's maintenance mode (pg_switchover_stop on the old primary, pg_switchover_promote with
+# old_primary_stops on the target): once every PgBouncer host paused, the old primary is stopped (fast, so its
+# walsenders hand the standby everything up to the shutdown checkpoint before it exits) and then tells the target
+# so by naming a connection there STOPPED_PREFIX + the shutdown checkpoint's location. The target promotes only
+# after it has replayed that record: nothing the old primary wrote is lost, and the old primary needs no rewind.
+STOPPED_PREFIX = "webstack-switchover-stopped:"
+
+STOPPED_SQL = """
+SELECT substr(application_name, %(offset)s) AS lsn
+  FROM pg_stat_activity
+ WHERE application_name LIKE %(pattern)s
+ LIMIT 1
+"""
+
+
+def stopped_application_name(lsn_text):
+    """The application_name the stopped old primary holds on the target (pure)."""
+    return STOPPED_PREFIX + lsn_text
+
+
+def stopped_query_args():
+    return {"offset": len(STOPPED_PREFIX) + 1, "pattern": _like(STOPPED_PREFIX)}
+
+
+def controldata_fields(text):
+    """pg_controldata's output as {field: value} (pure)."""
+    fields = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip()] = value.strip()
+    return fields
+
+
+def shutdown_checkpoint(fields):
+    """(the shutdown checkpoint's location, None) from pg_controldata's fields of a cleanly stopped primary, else
+    (None, why not) (pure)."""
+    state = fields.get("Database cluster state")
+    if state != "shut down":
+        return None, f"pg_controldata reports the cluster state {state!r}, not 'shut down'"
+    location = fields.get("Latest checkpoint location", "")
+    if not re.match(r"^[0-9A-F]+/[0-9A-F]+$", location):
+        return None, f"pg_controldata reports no usable latest checkpoint location ({location!r})"
+    return location, None

@@ -94,6 +94,19 @@ options:
         back as it was (reset, or the earlier C(ALTER SYSTEM) value), with a reload, whatever the outcome.
     type: bool
     default: true
+  old_primary_stops:
+    description:
+      - The old primary is stopped by M(opsforge.webstack.pg_switchover_stop) once every PgBouncer host paused
+        (the switchover role's Patroni mode, with Patroni in maintenance mode). The module then does not connect to
+        the old primary; it waits, at most O(signal_timeout) seconds, until a connection to the local server is named
+        C(webstack-switchover-stopped:<location>) (that module's signal, with the location of the old primary's
+        shutdown checkpoint), replays past that record within O(catchup_timeout) seconds and promotes with
+        C(pg_promote()). Everything the old primary wrote is then here, and it can follow this server without
+        C(pg_rewind).
+      - The checks of the PgBouncer hosts' signals and of their age are that module's, made before it stops the
+        old primary; once it is stopped no client can write there.
+    type: bool
+    default: false
   patroni:
     description:
       - Switch over through Patroni's REST API instead of C(pg_promote()) (postgresql_ha patroni).
@@ -182,7 +195,8 @@ timeline:
   type: int
   sample: 3
 old_primary_lsn:
-  description: The old primary's flush position the standby had to reach.
+  description: The old primary's flush position the standby had to reach (with O(old_primary_stops), its shutdown
+    checkpoint's location).
   returned: when every signal came
   type: str
   sample: 0/5A0010D8
@@ -193,7 +207,7 @@ promote_lsn:
   sample: 0/5A0010D8
 pause_age_ms:
   description: Age of the oldest pause (from its signal connection's start) right before promoting.
-  returned: when every signal came
+  returned: when every signal came (not with O(old_primary_stops), where pg_switchover_stop reports it)
   type: int
   sample: 43
 timings:
@@ -260,6 +274,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
     RESTORE_COMMAND_SQL,
     SIGNALS_SQL,
+    STOPPED_SQL,
     bounds_error,
     caught_up,
     expand_restore_command,
@@ -271,6 +286,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
     signal_decision,
     signal_name_error,
     signals_query_args,
+    stopped_query_args,
     switchover_credentials_argument_spec,
 )
 
@@ -299,6 +315,8 @@ def validate_params(params):
         params["pause_timeout"], params["pause_wait"], params["promote_wait"], params["signal_timeout"]
     )
     patroni = params.get("patroni")
+    if not bounds and patroni and params.get("old_primary_stops"):
+        bounds = "patroni and old_primary_stops exclude each other (Patroni stops the old primary itself)."
     if not bounds and patroni and patroni["leader"] == patroni["candidate"]:
         bounds = f"patroni: leader and candidate are the same member ({patroni['leader']})."
     if not bounds and patroni and not patroni["api_url"].startswith("https://"):
@@ -351,6 +369,8 @@ class Promotion:
 
     def connect(self):
         self.local = connect(self.module)
+        if self.params["old_primary_stops"]:
+            return
         old_params = old_primary_params(self.params)
         self.old, err = try_connect(old_params)
         if self.old is None:
@@ -360,7 +380,8 @@ class Promotion:
 
     def close(self):
         self.local.close()
-        self.old.close()
+        if self.old is not None:
+            self.old.close()
 
     def read_signals(self):
         seen = read_signals(self.old)
@@ -443,6 +464,45 @@ class Promotion:
                 f"it replayed only up to {format_lsn(self.replay_lsn)} within {self.params['catchup_timeout']:g} s, "
                 f"the old primary has flushed {format_lsn(old_lsn)}."
             )
+
+    def wait_stopped(self):
+        """1-2. The old primary stopped (pg_switchover_stop's signal), and its shutdown checkpoint replayed here."""
+
+        def stopped():
+            row = fetch_one(self.local, STOPPED_SQL, stopped_query_args())
+            return parse_lsn(row["lsn"]) if row else None
+
+        stop_lsn = poll_until(
+            stopped, lambda lsn: lsn is not None, self.start + self.params["signal_timeout"], self.interval
+        )
+        self.timings["signals"] = elapsed_ms(self.start)
+        if stop_lsn is None:
+            self.refuse(
+                f"the old primary did not signal within {self.params['signal_timeout']:g} s that it stopped "
+                "(pg_switchover_stop's job on it tells why)."
+            )
+        self.result["old_primary_lsn"] = format_lsn(stop_lsn)
+        phase = time.monotonic()
+
+        def replayed():
+            replay = fetch_one(self.local, "SELECT pg_last_wal_replay_lsn()::text AS lsn")["lsn"]
+            return parse_lsn(replay) if replay else None
+
+        # The replay position is the end of the last record replayed: past the checkpoint record's start.
+        self.replay_lsn = poll_until(
+            replayed,
+            lambda lsn: caught_up(stop_lsn + 1, lsn),
+            phase + self.params["catchup_timeout"],
+            self.interval / 4,
+        )
+        self.timings["catchup"] = elapsed_ms(phase)
+        if not caught_up(stop_lsn + 1, self.replay_lsn):
+            self.fail(
+                f"Not promoting {self.target}: the old primary stopped at {format_lsn(stop_lsn)}, and this server "
+                f"replayed only up to {format_lsn(self.replay_lsn)} within {self.params['catchup_timeout']:g} s. "
+                "The old primary is stopped; the switchover role resumes Patroni, which starts it again."
+            )
+        self.result["promote_lsn"] = format_lsn(self.replay_lsn)
 
     def recheck_signals(self):
         """3. Still every signal, and still young enough?"""
@@ -561,9 +621,12 @@ class Promotion:
             if not patroni:
                 self.set_aside_restore_command()
             try:
-                self.wait_signals()
-                self.catch_up()
-                self.recheck_signals()
+                if self.params["old_primary_stops"]:
+                    self.wait_stopped()
+                else:
+                    self.wait_signals()
+                    self.catch_up()
+                    self.recheck_signals()
                 if patroni:
                     self.patroni_switchover()
                 else:
@@ -580,10 +643,11 @@ class Promotion:
             self.close()
         self.timings["total"] = elapsed_ms(self.start)
         how = "Patroni switched over" if self.params["patroni"] else "promoted"
-        self.result["msg"] = (
-            f"{how} to timeline {self.result['timeline']} with {len(self.expected)} PgBouncer hosts paused for "
-            f"{self.result['pause_age_ms']} ms before the promotion"
-        )
+        if self.params["old_primary_stops"]:
+            after = f"after the old primary stopped at {self.result['old_primary_lsn']}"
+        else:
+            after = f"with {len(self.expected)} PgBouncer hosts paused for {self.result['pause_age_ms']} ms before it"
+        self.result["msg"] = f"{how} to timeline {self.result['timeline']} {after}"
         self.module.exit_json(**self.result)
 
 
@@ -601,6 +665,7 @@ def main():
         promote_wait={"type": "float", "default": 3},
         poll_interval_ms={"type": "int", "default": 20},
         promote_without_archive={"type": "bool", "default": True},
+        old_primary_stops={"type": "bool", "default": False},
         patroni={"type": "dict", "options": patroni_argument_spec()},
     )
     module = new_module(argument_spec, validate_params)

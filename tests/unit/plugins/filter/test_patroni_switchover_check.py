@@ -30,6 +30,7 @@ def test_the_first_answer_decides_and_names_are_patronis():
         "leader": "db_1",
         "candidate": "db_2",
         "leader_api": "https://10.0.0.11:8008",
+        "apis": {"db-1": "https://10.0.0.11:8008"},
         "members": {"db_1": "leader/running", "db_2": "replica/streaming"},
         "refusal": "",
     }

@@ -167,3 +167,38 @@ def test_server_error_hint_names_the_ca_option_in_use():
     hint = sw.server_error_hint(params, "certificate verify failed", "10.0.0.11")
     assert "switchover_ca_cert (/pg-ca.crt)" in hint and "(10.0.0.11)" in hint
     assert sw.server_error_hint(params, "timeout expired", "10.0.0.11") == ""
+
+
+def test_the_stop_signal_carries_the_checkpoint_location():
+    assert sw.stopped_application_name("0/5A0010D8") == "webstack-switchover-stopped:0/5A0010D8"
+    assert len(sw.stopped_application_name("FFFFFFFF/FFFFFFFF")) <= 63
+    args = sw.stopped_query_args()
+    assert args["pattern"] == "webstack-switchover-stopped:%"
+    assert args["offset"] == len("webstack-switchover-stopped:") + 1
+
+
+CONTROLDATA = """pg_control version number:            1700
+Database cluster state:               shut down
+Latest checkpoint location:           0/5A0010D8
+Latest checkpoint's REDO location:    0/5A0010D8
+"""
+
+
+def test_a_clean_shutdown_gives_its_checkpoint():
+    fields = sw.controldata_fields(CONTROLDATA)
+    assert fields["Latest checkpoint's REDO location"] == "0/5A0010D8"
+    assert sw.shutdown_checkpoint(fields) == ("0/5A0010D8", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (CONTROLDATA.replace("shut down", "in production"), "'in production', not 'shut down'"),
+        (CONTROLDATA.replace("shut down", "shut down in recovery"), "not 'shut down'"),
+        ("Database cluster state: shut down\n", "no usable latest checkpoint location"),
+        ("", "state None"),
+    ],
+)
+def test_anything_but_a_clean_shutdown_is_refused(text, fragment):
+    location, why = sw.shutdown_checkpoint(sw.controldata_fields(text))
+    assert location is None and fragment in why

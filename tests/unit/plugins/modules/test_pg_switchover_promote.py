@@ -118,3 +118,9 @@ def test_validate_params_accepts_patroni():
 )
 def test_validate_params_rejects_patroni(change, fragment):
     assert fragment in mod.validate_params({**GOOD, "patroni": {**PATRONI, **change}})
+
+
+def test_validate_params_refuses_patroni_with_a_stopped_old_primary():
+    error = mod.validate_params({**GOOD, "old_primary_stops": True, "patroni": PATRONI})
+    assert "patroni and old_primary_stops exclude each other" in error
+    assert mod.validate_params({**GOOD, "old_primary_stops": True}) is None
