@@ -46,7 +46,14 @@ def test_switchover_under_pgbench_fails_no_transaction(cluster, bouncer, pgbench
     assert wait_for(lambda: cluster.streams_from_leader(new), 60), cluster.members()
     time.sleep(3)  # pgbench writes through PgBouncer before anything starts
     started = time.monotonic()
-    rc, output = playbook("switchover.yml", "-e", f"switchover_target={inventory_name(cluster, new)}", json_output=True)
+    rc, output = playbook(
+        "switchover.yml",
+        "-e",
+        f"switchover_target={inventory_name(cluster, new)}",
+        "-e",
+        "switchover_patroni_method=maintenance",
+        json_output=True,
+    )
     seconds = time.monotonic() - started
     still_writing = load.running()
     bench = load.finish()
