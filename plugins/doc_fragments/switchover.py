@@ -40,3 +40,26 @@ options:
         connects, changing nothing, when the file is not set or cannot be read. When not set, O(ca_cert) applies.
     type: str
 """
+
+    # The options of the critical section that the database-side modules (pg_switchover_promote,
+    # pg_switchover_stop) share, with the same meaning (critical_section_argument_spec()).
+    CRITICAL_SECTION = r"""
+options:
+  bouncers:
+    description: The signal names (usually inventory hostnames) of every PgBouncer host that must have paused.
+    type: list
+    elements: str
+    required: true
+  signal_timeout:
+    description: Seconds to wait from the start of the module for every signal.
+    type: float
+    default: 10
+  pause_timeout:
+    description: The O(opsforge.webstack.pgbouncer_switchover#module:pause_timeout) the PgBouncer hosts use.
+    type: float
+    default: 15
+  pause_wait:
+    description: The O(opsforge.webstack.pgbouncer_switchover#module:pause_wait) the PgBouncer hosts use.
+    type: float
+    default: 3
+"""

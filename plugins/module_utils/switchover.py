@@ -16,15 +16,20 @@ pause is young enough that no bouncer can have given up and resumed on the old p
 so max_pause_age = pause_timeout - pause_wait - promote_wait - SAFETY_MARGIN keeps the promoter's last
 possible moment at least SAFETY_MARGIN seconds before the first bouncer's deadline.
 
-Everything here is a plain function so that the bounds can be unit tested without hosts.
+Everything here but CriticalSection is a plain function, so that the bounds can be unit tested without hosts.
 """
 
 import re
+import time
 
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     SSL_MODES,
     ca_file_problem,
+    elapsed_ms,
+    fetch_all,
     login_params,
+    poll_until,
+    postgres_common_argument_spec,
     tls_error,
     tls_failure_hint,
 )
@@ -184,6 +189,42 @@ def bounds_error(pause_timeout, pause_wait, promote_wait=None, signal_timeout=No
     return None
 
 
+def critical_section_argument_spec():
+    """The options pg_switchover_promote and pg_switchover_stop share: the local login, the switchover login and
+    the critical section's (the doc fragment switchover.critical_section documents those that mean the same in
+    both)."""
+    return {
+        **postgres_common_argument_spec(),
+        **switchover_credentials_argument_spec(),
+        "bouncers": {"type": "list", "elements": "str", "required": True},
+        "signal_timeout": {"type": "float", "default": 10},
+        "catchup_timeout": {"type": "float", "default": 3},
+        "pause_timeout": {"type": "float", "default": 15},
+        "pause_wait": {"type": "float", "default": 3},
+        "promote_wait": {"type": "float", "default": 3},
+        "poll_interval_ms": {"type": "int", "default": 20},
+    }
+
+
+def critical_section_params_error(params, positive):
+    """The options both database-side modules check alike (bouncers, the polling, the time bounds and
+    each option named in positive): an error message, else None (pure)."""
+    if not params.get("bouncers"):
+        return "bouncers must name at least one PgBouncer host."
+    for name in params["bouncers"]:
+        error = signal_name_error(name)
+        if error:
+            return f"bouncers: {error}."
+    if len(set(params["bouncers"])) != len(params["bouncers"]):
+        return "bouncers lists a name twice."
+    for name in positive:
+        if params.get(name) is not None and params[name] <= 0:
+            return f"{name} must be positive (got {params[name]})."
+    if not 1 <= params.get("poll_interval_ms", 20) <= 1000:
+        return "poll_interval_ms must be between 1 and 1000."
+    return bounds_error(params["pause_timeout"], params["pause_wait"], params["promote_wait"], params["signal_timeout"])
+
+
 def signal_decision(expected, seen, pause_age_limit):
     """Decide from the signals seen on the old primary (pure).
 
@@ -276,3 +317,67 @@ def shutdown_checkpoint(fields):
     if not re.match(r"^[0-9A-F]+/[0-9A-F]+$", location):
         return None, f"pg_controldata reports no usable latest checkpoint location ({location!r})"
     return location, None
+
+
+class CriticalSection:
+    """What the database-side modules of the critical section share (pg_switchover_promote on the target,
+    pg_switchover_stop on the old primary): the clock and the timings, the result, and the wait for every PgBouncer
+    host's signal. A subclass says in refuse() what a refusal leaves behind."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.start = time.monotonic()
+        self.interval = self.params["poll_interval_ms"] / 1000.0
+        self.age_limit = max_pause_age(
+            self.params["pause_timeout"], self.params["pause_wait"], self.params["promote_wait"]
+        )
+        self.timings = {}
+        self.result = {"changed": False, "timings": self.timings, "signals": {}}
+
+    def fail(self, msg, **extra):
+        self.timings["total"] = elapsed_ms(self.start)
+        self.module.fail_json(msg=msg, **extra, **self.result)
+
+    def refuse(self, msg):
+        raise NotImplementedError
+
+    def succeed(self, msg):
+        self.timings["total"] = elapsed_ms(self.start)
+        self.module.exit_json(msg=msg, **self.result)
+
+    def timed_poll(self, timing, probe, done, timeout, interval):
+        """poll_until for at most timeout seconds from now, its time kept in timings[timing]; the last value."""
+        phase = time.monotonic()
+        value = poll_until(probe, done, phase + timeout, interval)
+        self.timings[timing] = elapsed_ms(phase)
+        return value
+
+    def read_signals(self, conn):
+        """The signals on conn (the old primary), and what they decide (signal_decision)."""
+        rows = fetch_all(conn, SIGNALS_SQL, signals_query_args())
+        seen = {row["name"]: float(row["age"] or 0.0) for row in rows}
+        self.result["signals"] = seen
+        return signal_decision(self.params["bouncers"], seen, self.age_limit)
+
+    def check_signals(self, decision, detail):
+        """Refuse unless every signal is there and the oldest is young enough; keep the oldest's age."""
+        if decision == "wait":
+            self.refuse(
+                f"not every PgBouncer host signalled within {self.params['signal_timeout']:g} s (missing: "
+                f"{', '.join(detail)}). They resume on the old primary by themselves."
+            )
+        if decision == "late":
+            self.refuse(f"the oldest pause is {detail:.1f} s old, more than the {self.age_limit:g} s that are safe.")
+        self.result["pause_age_ms"] = round(max(self.result["signals"].values()) * 1000)
+
+    def wait_signals(self, conn):
+        """Every PgBouncer host paused, recently enough (signals read on conn, the old primary)?"""
+        decision, detail = poll_until(
+            lambda: self.read_signals(conn),
+            lambda found: found[0] != "wait",
+            self.start + self.params["signal_timeout"],
+            self.interval,
+        )
+        self.timings["signals"] = elapsed_ms(self.start)
+        self.check_signals(decision, detail)

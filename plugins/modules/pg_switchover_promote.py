@@ -44,6 +44,7 @@ extends_documentation_fragment:
   - opsforge.webstack.postgres
   - opsforge.webstack.postgres.tls
   - opsforge.webstack.switchover
+  - opsforge.webstack.switchover.critical_section
 options:
   old_primary_host:
     description: Address of the current (old) primary, where the PgBouncer hosts signal.
@@ -53,25 +54,8 @@ options:
     description: Port of the old primary.
     type: int
     default: 5432
-  bouncers:
-    description: The signal names (usually inventory hostnames) of every PgBouncer host that must have paused.
-    type: list
-    elements: str
-    required: true
-  signal_timeout:
-    description: Seconds to wait from the start of the module for every signal.
-    type: float
-    default: 10
   catchup_timeout:
     description: Seconds to wait for the local replay position to reach the old primary's flush position.
-    type: float
-    default: 3
-  pause_timeout:
-    description: The O(opsforge.webstack.pgbouncer_switchover#module:pause_timeout) the PgBouncer hosts use.
-    type: float
-    default: 15
-  pause_wait:
-    description: The O(opsforge.webstack.pgbouncer_switchover#module:pause_wait) the PgBouncer hosts use.
     type: float
     default: 3
   promote_wait:
@@ -262,32 +246,26 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     describe_target,
     elapsed_ms,
     ensure_psycopg2,
-    fetch_all,
     fetch_one,
     format_lsn,
     new_module,
     parse_lsn,
     poll_until,
-    postgres_common_argument_spec,
     try_connect,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
     RESTORE_COMMAND_SQL,
-    SIGNALS_SQL,
     STOPPED_SQL,
-    bounds_error,
+    CriticalSection,
     caught_up,
+    critical_section_argument_spec,
+    critical_section_params_error,
     expand_restore_command,
     history_file_name,
-    max_pause_age,
     server_error_hint,
     server_params,
     server_tls_error,
-    signal_decision,
-    signal_name_error,
-    signals_query_args,
     stopped_query_args,
-    switchover_credentials_argument_spec,
 )
 
 if HAS_PSYCOPG2:
@@ -298,22 +276,7 @@ NO_LAG_BOUND = 2**62
 
 def validate_params(params):
     """Error message for unusable options, else None (pure but for the look at the CA file)."""
-    if not params.get("bouncers"):
-        return "bouncers must name at least one PgBouncer host."
-    for name in params["bouncers"]:
-        error = signal_name_error(name)
-        if error:
-            return f"bouncers: {error}."
-    if len(set(params["bouncers"])) != len(params["bouncers"]):
-        return "bouncers lists a name twice."
-    for name in ("catchup_timeout",):
-        if params.get(name) is not None and params[name] <= 0:
-            return f"{name} must be positive (got {params[name]})."
-    if not 1 <= params.get("poll_interval_ms", 20) <= 1000:
-        return "poll_interval_ms must be between 1 and 1000."
-    bounds = bounds_error(
-        params["pause_timeout"], params["pause_wait"], params["promote_wait"], params["signal_timeout"]
-    )
+    bounds = critical_section_params_error(params, ("catchup_timeout",))
     patroni = params.get("patroni")
     if not bounds and patroni and params.get("old_primary_stops"):
         bounds = "patroni and old_primary_stops exclude each other (Patroni stops the old primary itself)."
@@ -331,12 +294,7 @@ def old_primary_params(params):
     )
 
 
-def read_signals(conn):
-    rows = fetch_all(conn, SIGNALS_SQL, signals_query_args())
-    return {row["name"]: float(row["age"] or 0.0) for row in rows}
-
-
-class Promotion:
+class Promotion(CriticalSection):
     """One switchover promotion on the local standby: its two connections, timings and result.
 
     The phases run in order (connect, wait for the signals, catch up, check the signals again, promote);
@@ -344,25 +302,14 @@ class Promotion:
     """
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.start = time.monotonic()
-        self.interval = self.params["poll_interval_ms"] / 1000.0
-        self.age_limit = max_pause_age(
-            self.params["pause_timeout"], self.params["pause_wait"], self.params["promote_wait"]
-        )
+        super().__init__(module)
         self.expected = self.params["bouncers"]
         self.target = describe_target(self.params)
-        self.timings = {}
-        self.result = {"changed": False, "timings": self.timings, "signals": {}, "restore_command_set_aside": False}
+        self.result["restore_command_set_aside"] = False
         self.local = None
         self.old = None
         self.replay_lsn = None
         self.restore_command_auto_conf = None
-
-    def fail(self, msg, **extra):
-        self.timings["total"] = elapsed_ms(self.start)
-        self.module.fail_json(msg=msg, **extra, **self.result)
 
     def refuse(self, msg):
         self.fail(f"Not promoting {self.target}: {msg} Nothing was changed; the old primary keeps serving.")
@@ -382,15 +329,6 @@ class Promotion:
         self.local.close()
         if self.old is not None:
             self.old.close()
-
-    def read_signals(self):
-        seen = read_signals(self.old)
-        self.result["signals"] = seen
-        return signal_decision(self.expected, seen, self.age_limit)
-
-    def refuse_late(self, decision, detail):
-        if decision == "late":
-            self.refuse(f"the oldest pause is {detail:.1f} s old, more than the {self.age_limit:g} s that are safe.")
 
     def next_timeline_in_archive(self, command):
         """Does the WAL archive hold the history file of the timeline this promotion would create?"""
@@ -426,44 +364,27 @@ class Promotion:
         fetch_one(self.local, "SELECT pg_reload_conf()")
         self.result["restore_command_set_aside"] = False
 
-    def wait_signals(self):
-        """1. Every PgBouncer host paused?"""
-        decision, detail = poll_until(
-            self.read_signals,
-            lambda found: found[0] != "wait",
-            self.start + self.params["signal_timeout"],
-            self.interval,
-        )
-        self.timings["signals"] = elapsed_ms(self.start)
-        if decision == "wait":
-            self.refuse(
-                f"not every PgBouncer host signalled within {self.params['signal_timeout']:g} s (missing: "
-                f"{', '.join(detail)}). They resume on the old primary by themselves."
-            )
-        self.refuse_late(decision, detail)
-
     def catch_up(self):
         """2. Replay everything the old primary has flushed (every acknowledged commit)."""
-        phase = time.monotonic()
         old_lsn = parse_lsn(fetch_one(self.old, "SELECT pg_current_wal_flush_lsn()::text AS lsn")["lsn"])
         self.result["old_primary_lsn"] = format_lsn(old_lsn)
+        if not self.replay_up_to(old_lsn):
+            self.refuse(
+                f"it replayed only up to {format_lsn(self.replay_lsn)} within {self.params['catchup_timeout']:g} s, "
+                f"the old primary has flushed {format_lsn(old_lsn)}."
+            )
+
+    def replay_up_to(self, lsn):
+        """Wait, at most catchup_timeout seconds, until this server has replayed up to lsn; has it?"""
 
         def replayed():
             replay = fetch_one(self.local, "SELECT pg_last_wal_replay_lsn()::text AS lsn")["lsn"]
             return parse_lsn(replay) if replay else None
 
-        self.replay_lsn = poll_until(
-            replayed,
-            lambda lsn: caught_up(old_lsn, lsn),
-            phase + self.params["catchup_timeout"],
-            self.interval / 4,
+        self.replay_lsn = self.timed_poll(
+            "catchup", replayed, lambda found: caught_up(lsn, found), self.params["catchup_timeout"], self.interval / 4
         )
-        self.timings["catchup"] = elapsed_ms(phase)
-        if not caught_up(old_lsn, self.replay_lsn):
-            self.refuse(
-                f"it replayed only up to {format_lsn(self.replay_lsn)} within {self.params['catchup_timeout']:g} s, "
-                f"the old primary has flushed {format_lsn(old_lsn)}."
-            )
+        return caught_up(lsn, self.replay_lsn)
 
     def wait_stopped(self):
         """1-2. The old primary stopped (pg_switchover_stop's signal), and its shutdown checkpoint replayed here."""
@@ -482,21 +403,8 @@ class Promotion:
                 "(pg_switchover_stop's job on it tells why)."
             )
         self.result["old_primary_lsn"] = format_lsn(stop_lsn)
-        phase = time.monotonic()
-
-        def replayed():
-            replay = fetch_one(self.local, "SELECT pg_last_wal_replay_lsn()::text AS lsn")["lsn"]
-            return parse_lsn(replay) if replay else None
-
         # The replay position is the end of the last record replayed: past the checkpoint record's start.
-        self.replay_lsn = poll_until(
-            replayed,
-            lambda lsn: caught_up(stop_lsn + 1, lsn),
-            phase + self.params["catchup_timeout"],
-            self.interval / 4,
-        )
-        self.timings["catchup"] = elapsed_ms(phase)
-        if not caught_up(stop_lsn + 1, self.replay_lsn):
+        if not self.replay_up_to(stop_lsn + 1):
             self.fail(
                 f"Not promoting {self.target}: the old primary stopped at {format_lsn(stop_lsn)}, and this server "
                 f"replayed only up to {format_lsn(self.replay_lsn)} within {self.params['catchup_timeout']:g} s. "
@@ -506,11 +414,10 @@ class Promotion:
 
     def recheck_signals(self):
         """3. Still every signal, and still young enough?"""
-        decision, detail = self.read_signals()
+        decision, detail = self.read_signals(self.old)
         if decision == "wait":
             self.refuse(f"PgBouncer hosts {', '.join(detail)} stopped signalling (they gave up and resumed).")
-        self.refuse_late(decision, detail)
-        self.result["pause_age_ms"] = round(max(self.result["signals"].values()) * 1000)
+        self.check_signals(decision, detail)
         self.result["promote_lsn"] = format_lsn(self.replay_lsn)
 
     def promote(self):
@@ -616,15 +523,15 @@ class Promotion:
                 self.patroni_preflight()
             if self.module.check_mode:
                 how = f"ask Patroni to switch over to {patroni['candidate']}" if patroni else f"promote {self.target}"
-                self.result.update(changed=True, msg=f"would wait for {', '.join(self.expected)} to pause, then {how}")
-                self.module.exit_json(**self.result)
+                self.result["changed"] = True
+                self.succeed(f"would wait for {', '.join(self.expected)} to pause, then {how}")
             if not patroni:
                 self.set_aside_restore_command()
             try:
                 if self.params["old_primary_stops"]:
                     self.wait_stopped()
                 else:
-                    self.wait_signals()
+                    self.wait_signals(self.old)
                     self.catch_up()
                     self.recheck_signals()
                 if patroni:
@@ -641,29 +548,19 @@ class Promotion:
             )
         finally:
             self.close()
-        self.timings["total"] = elapsed_ms(self.start)
         how = "Patroni switched over" if self.params["patroni"] else "promoted"
         if self.params["old_primary_stops"]:
             after = f"after the old primary stopped at {self.result['old_primary_lsn']}"
         else:
             after = f"with {len(self.expected)} PgBouncer hosts paused for {self.result['pause_age_ms']} ms before it"
-        self.result["msg"] = f"{how} to timeline {self.result['timeline']} {after}"
-        self.module.exit_json(**self.result)
+        self.succeed(f"{how} to timeline {self.result['timeline']} {after}")
 
 
 def main():
-    argument_spec = postgres_common_argument_spec()
-    argument_spec.update(switchover_credentials_argument_spec())
+    argument_spec = critical_section_argument_spec()
     argument_spec.update(
         old_primary_host={"type": "str", "required": True},
         old_primary_port={"type": "int", "default": 5432},
-        bouncers={"type": "list", "elements": "str", "required": True},
-        signal_timeout={"type": "float", "default": 10},
-        catchup_timeout={"type": "float", "default": 3},
-        pause_timeout={"type": "float", "default": 15},
-        pause_wait={"type": "float", "default": 3},
-        promote_wait={"type": "float", "default": 3},
-        poll_interval_ms={"type": "int", "default": 20},
         promote_without_archive={"type": "bool", "default": True},
         old_primary_stops={"type": "bool", "default": False},
         patroni={"type": "dict", "options": patroni_argument_spec()},

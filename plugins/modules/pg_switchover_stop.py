@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - opsforge.webstack.postgres
   - opsforge.webstack.postgres.tls
   - opsforge.webstack.switchover
+  - opsforge.webstack.switchover.critical_section
 options:
   target_host:
     description: Address of the standby being promoted, where this module signals that the old primary stopped.
@@ -46,33 +47,16 @@ options:
     description: Port of the target.
     type: int
     default: 5432
-  bouncers:
-    description: The signal names (usually inventory hostnames) of every PgBouncer host that must have paused.
-    type: list
-    elements: str
-    required: true
   bin_dir:
     description: PostgreSQL's directory of programs on this host (where C(pg_controldata) is).
     type: path
     required: true
-  signal_timeout:
-    description: Seconds to wait from the start of the module for every signal.
-    type: float
-    default: 10
   stop_timeout:
     description: Seconds the fast shutdown may take.
     type: float
     default: 5
   catchup_timeout:
     description: The O(opsforge.webstack.pg_switchover_promote#module:catchup_timeout) the target uses.
-    type: float
-    default: 3
-  pause_timeout:
-    description: The O(opsforge.webstack.pgbouncer_switchover#module:pause_timeout) the PgBouncer hosts use.
-    type: float
-    default: 15
-  pause_wait:
-    description: The O(opsforge.webstack.pgbouncer_switchover#module:pause_wait) the PgBouncer hosts use.
     type: float
     default: 3
   promote_wait:
@@ -149,27 +133,20 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     describe_target,
     elapsed_ms,
     ensure_psycopg2,
-    fetch_all,
     fetch_one,
     new_module,
-    poll_until,
-    postgres_common_argument_spec,
     try_connect,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
-    SIGNALS_SQL,
-    bounds_error,
+    CriticalSection,
     controldata_fields,
-    max_pause_age,
+    critical_section_argument_spec,
+    critical_section_params_error,
     server_error_hint,
     server_params,
     server_tls_error,
     shutdown_checkpoint,
-    signal_decision,
-    signal_name_error,
-    signals_query_args,
     stopped_application_name,
-    switchover_credentials_argument_spec,
 )
 
 if HAS_PSYCOPG2:
@@ -178,21 +155,7 @@ if HAS_PSYCOPG2:
 
 def validate_params(params):
     """Error message for unusable options, else None (pure but for the look at the CA file)."""
-    if not params.get("bouncers"):
-        return "bouncers must name at least one PgBouncer host."
-    for name in params["bouncers"]:
-        error = signal_name_error(name)
-        if error:
-            return f"bouncers: {error}."
-    for name in ("stop_timeout", "catchup_timeout"):
-        if params.get(name) is not None and params[name] <= 0:
-            return f"{name} must be positive (got {params[name]})."
-    if not 1 <= params.get("poll_interval_ms", 20) <= 1000:
-        return "poll_interval_ms must be between 1 and 1000."
-    bounds = bounds_error(
-        params["pause_timeout"], params["pause_wait"], params["promote_wait"], params["signal_timeout"]
-    )
-    return bounds or server_tls_error(params)
+    return critical_section_params_error(params, ("stop_timeout", "catchup_timeout")) or server_tls_error(params)
 
 
 def postmaster_pid(data_dir):
@@ -204,28 +167,16 @@ def postmaster_pid(data_dir):
         return None
 
 
-class Stop:
+class Stop(CriticalSection):
     """One stop of the old primary in a switchover: its connections, timings and result."""
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.start = time.monotonic()
-        self.interval = self.params["poll_interval_ms"] / 1000.0
-        self.age_limit = max_pause_age(
-            self.params["pause_timeout"], self.params["pause_wait"], self.params["promote_wait"]
-        )
-        self.timings = {}
-        self.result = {"changed": False, "timings": self.timings, "signals": {}}
+        super().__init__(module)
         self.local = None
         self.target = None
         self.data_dir = None
         self.pid = None
         self.controldata = os.path.join(self.params["bin_dir"], "pg_controldata")
-
-    def fail(self, msg, **extra):
-        self.timings["total"] = elapsed_ms(self.start)
-        self.module.fail_json(msg=msg, **extra, **self.result)
 
     def refuse(self, msg):
         self.fail(f"Not stopping the old primary: {msg} Nothing was changed; it keeps serving.")
@@ -251,45 +202,17 @@ class Stop:
         if not fetch_one(self.target, "SELECT pg_is_in_recovery() AS r")["r"]:
             self.refuse(f"the target {self.params['target_host']} is not a standby.")
 
-    def read_signals(self):
-        rows = fetch_all(self.local, SIGNALS_SQL, signals_query_args())
-        seen = {row["name"]: float(row["age"] or 0.0) for row in rows}
-        self.result["signals"] = seen
-        return signal_decision(self.params["bouncers"], seen, self.age_limit)
-
-    def wait_signals(self):
-        """1. Every PgBouncer host paused, recently enough?"""
-        decision, detail = poll_until(
-            self.read_signals,
-            lambda found: found[0] != "wait",
-            self.start + self.params["signal_timeout"],
-            self.interval,
-        )
-        self.timings["signals"] = elapsed_ms(self.start)
-        if decision == "wait":
-            self.refuse(
-                f"not every PgBouncer host signalled within {self.params['signal_timeout']:g} s (missing: "
-                f"{', '.join(detail)}). They resume by themselves."
-            )
-        if decision == "late":
-            self.refuse(f"the oldest pause is {detail:.1f} s old, more than the {self.age_limit:g} s that are safe.")
-        self.result["pause_age_ms"] = round(max(self.result["signals"].values()) * 1000)
-
     def stop(self):
         """2. Fast shutdown, and wait until the postmaster has exited (it removes postmaster.pid last)."""
-        phase = time.monotonic()
         self.local.close()
         self.local = None
         os.kill(self.pid, signal.SIGINT)
         self.result["changed"] = True
-        gone = poll_until(
-            lambda: postmaster_pid(self.data_dir) != self.pid,
-            bool,
-            phase + self.params["stop_timeout"],
-            self.interval / 4,
-        )
-        self.timings["stop"] = elapsed_ms(phase)
-        if not gone:
+
+        def gone():
+            return postmaster_pid(self.data_dir) != self.pid
+
+        if not self.timed_poll("stop", gone, bool, self.params["stop_timeout"], self.interval / 4):
             self.fail(
                 f"The old primary (postmaster {self.pid}) was asked to stop (fast) but still runs after "
                 f"{self.params['stop_timeout']:g} s; the target was not told and does not promote. It will stop; "
@@ -322,8 +245,6 @@ class Stop:
                 "does not promote. The switchover role resumes Patroni, which starts the old primary again."
             )
         self.timings["told"] = elapsed_ms(phase)
-        phase = time.monotonic()
-        deadline = phase + self.params["catchup_timeout"] + self.params["promote_wait"]
 
         def promoted():
             try:
@@ -331,9 +252,8 @@ class Stop:
             except psycopg2.Error:
                 return False
 
-        done = poll_until(promoted, bool, deadline, self.interval)
-        self.timings["promotion"] = elapsed_ms(phase)
-        if not done:
+        timeout = self.params["catchup_timeout"] + self.params["promote_wait"]
+        if not self.timed_poll("promotion", promoted, bool, timeout, self.interval):
             self.fail(
                 f"The old primary stopped at {location} and told the target, which was still in recovery "
                 f"{self.params['catchup_timeout'] + self.params['promote_wait']:g} s later. Look at the target "
@@ -349,12 +269,9 @@ class Stop:
         self.connect()
         try:
             if self.module.check_mode:
-                self.result.update(
-                    changed=True,
-                    msg=f"would wait for {', '.join(self.params['bouncers'])} to pause, then stop the old primary",
-                )
-                self.module.exit_json(**self.result)
-            self.wait_signals()
+                self.result["changed"] = True
+                self.succeed(f"would wait for {', '.join(self.params['bouncers'])} to pause, then stop the old primary")
+            self.wait_signals(self.local)
             self.stop()
             location = self.stopped_lsn()
             self.tell_target(location)
@@ -365,29 +282,19 @@ class Stop:
             )
         finally:
             self.close()
-        self.timings["total"] = elapsed_ms(self.start)
-        self.result["msg"] = (
+        self.succeed(
             f"stopped at {self.result['stopped_lsn']}, {len(self.params['bouncers'])} PgBouncer host(s) paused for "
             f"{self.result['pause_age_ms']} ms; the target promoted"
         )
-        self.module.exit_json(**self.result)
 
 
 def main():
-    argument_spec = postgres_common_argument_spec()
-    argument_spec.update(switchover_credentials_argument_spec())
+    argument_spec = critical_section_argument_spec()
     argument_spec.update(
         target_host={"type": "str", "required": True},
         target_port={"type": "int", "default": 5432},
-        bouncers={"type": "list", "elements": "str", "required": True},
         bin_dir={"type": "path", "required": True},
-        signal_timeout={"type": "float", "default": 10},
         stop_timeout={"type": "float", "default": 5},
-        catchup_timeout={"type": "float", "default": 3},
-        pause_timeout={"type": "float", "default": 15},
-        pause_wait={"type": "float", "default": 3},
-        promote_wait={"type": "float", "default": 3},
-        poll_interval_ms={"type": "int", "default": 20},
     )
     module = new_module(argument_spec, validate_params)
     ensure_psycopg2(module)

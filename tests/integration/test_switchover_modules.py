@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pglab import BOUNCER_PORT, PRIMARY_PORT, STANDBY_PORT, SUPER_PW, psycopg2
+from pglab import BOUNCER_PORT, PG_BIN, PRIMARY_PORT, REPL_PW, STANDBY_PORT, SUPER_PW, psycopg2, run
 
 SWITCH_PW = "switch-Secret-4"
 
@@ -214,6 +214,70 @@ def test_switchover_under_writes_loses_nothing(lab, cluster):
     # a second promotion is refused: the target is a primary now
     res = lab.module("pg_switchover_promote", promote_args(lab, ["app1"]))
     assert res["failed"] and "not a standby" in res["msg"]
+
+
+def stop_args(lab, bouncers, **extra):
+    return {
+        **lab.login(PRIMARY_PORT),
+        "target_host": "127.0.0.1",
+        "target_port": STANDBY_PORT,
+        "switchover_user": "switchover",
+        "switchover_password": SWITCH_PW,
+        "bouncers": bouncers,
+        "bin_dir": str(PG_BIN),
+        **extra,
+    }
+
+
+def test_the_old_primary_stops_first_and_the_target_promotes_past_its_shutdown_checkpoint(lab, cluster):
+    """Patroni's maintenance method: pg_switchover_stop beside the promoter (old_primary_stops) and the bouncer."""
+    live, staged = stage(lab, STANDBY_PORT)
+    writer = Writer()
+    writer.start()
+    time.sleep(1)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        promoting = pool.submit(
+            lab.module, "pg_switchover_promote", promote_args(lab, ["app1"], old_primary_stops=True)
+        )
+        time.sleep(0.3)
+        stopping = pool.submit(lab.module, "pg_switchover_stop", stop_args(lab, ["app1"]))
+        time.sleep(0.3)
+        pausing = pool.submit(
+            lab.module, "pgbouncer_switchover", bouncer_args(lab, cluster, live, staged, peers=["app1"])
+        )
+        promoted, stopped, paused = promoting.result(), stopping.result(), pausing.result()
+    time.sleep(1)
+    writer.stop.set()
+    writer.join(10)
+    for result in (promoted, stopped, paused):
+        assert not result.get("failed"), result
+    assert stopped["changed"] is True and set(stopped["timings"]) >= {"signals", "stop", "told", "promotion"}
+    assert promoted["old_primary_lsn"] == stopped["stopped_lsn"] and promoted["timeline"] == 2
+    assert paused["switched"] is True and served_by() == (STANDBY_PORT, False)
+    assert writer.errors == [] and lab.sql(STANDBY_PORT, "SELECT count(*) FROM probe") == [(writer.ok,)]
+    assert not (lab.node_a / "postmaster.pid").exists()
+    # The old primary follows the new one as it is, without pg_rewind: nothing it wrote is missing on the target.
+    (lab.node_a / "standby.signal").touch()
+    with open(lab.node_a / "postgresql.auto.conf", "a") as conf:
+        conf.write(f"primary_conninfo = 'host=127.0.0.1 port={STANDBY_PORT} user=replicator password={REPL_PW}'\n")
+    lab.give_to_postgres(lab.node_a / "standby.signal")
+    start, _stop = lab.node_commands(lab.node_a, PRIMARY_PORT)
+    run(start)
+    lab.sql(STANDBY_PORT, "INSERT INTO probe (client) VALUES (2)")
+    for _attempt in range(100):
+        rows = lab.sql(PRIMARY_PORT, "SELECT count(*) FROM probe WHERE client = 2")
+        if rows == [(1,)]:
+            break
+        time.sleep(0.1)
+    assert rows == [(1,)], (lab.node_a.parent / "node_a.log").read_text()[-2000:]
+    assert lab.sql(PRIMARY_PORT, "SELECT status FROM pg_stat_wal_receiver") == [("streaming",)]
+
+
+def test_the_stop_refuses_and_stops_nothing_when_a_bouncer_never_pauses(lab, cluster):
+    res = lab.module("pg_switchover_stop", stop_args(lab, ["app1"], signal_timeout=1))
+    assert res["failed"] and "not every PgBouncer host signalled" in res["msg"] and res["changed"] is False
+    assert "Nothing was changed" in res["msg"]
+    assert lab.sql(PRIMARY_PORT, "SELECT pg_is_in_recovery()") == [(False,)]
 
 
 # ------------------------------------------------------------------ TLS between the switchover and the servers

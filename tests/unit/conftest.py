@@ -68,3 +68,18 @@ def run_playbook(tmp_path):
         return result.returncode, " ".join((result.stdout + result.stderr).split())
 
     return run
+
+
+@pytest.fixture
+def critical_section_options():
+    """Good values of the options every database-side module of a switchover's critical section takes
+    (module_utils/switchover.critical_section_params_error checks them)."""
+    return {
+        "bouncers": ["app1", "app2"],
+        "catchup_timeout": 3,
+        "pause_timeout": 15,
+        "pause_wait": 3,
+        "promote_wait": 3,
+        "signal_timeout": 10,
+        "poll_interval_ms": 20,
+    }

@@ -51,6 +51,27 @@ def test_bounds_accepted():
     assert sw.bounds_error(15, 3) is None
 
 
+def test_critical_section_params_accepted(critical_section_options):
+    assert sw.critical_section_params_error(critical_section_options, ("catchup_timeout",)) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"bouncers": []}, "at least one PgBouncer host"),
+        ({"bouncers": ["app 1"]}, "letters, digits"),
+        ({"bouncers": ["a", "a"]}, "twice"),
+        ({"catchup_timeout": 0}, "catchup_timeout must be positive"),
+        ({"poll_interval_ms": 0}, "poll_interval_ms"),
+        ({"poll_interval_ms": 2000}, "poll_interval_ms"),
+        ({"pause_timeout": 7}, "leaves no time to promote"),
+    ],
+)
+def test_critical_section_params_refused(critical_section_options, change, fragment):
+    options = {**critical_section_options, **change}
+    assert fragment in sw.critical_section_params_error(options, ("catchup_timeout",))
+
+
 def test_signal_decision_waits_for_missing_bouncers():
     assert sw.signal_decision(["a", "b"], {"a": 0.1}, 5) == ("wait", ["b"])
     assert sw.signal_decision(["a"], {}, 5) == ("wait", ["a"])

@@ -5,34 +5,12 @@ import pytest
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import connection_kwargs
 from ansible_collections.opsforge.webstack.plugins.modules import pg_switchover_promote as mod
 
-GOOD = {
-    "bouncers": ["app1", "app2"],
-    "catchup_timeout": 3,
-    "pause_timeout": 15,
-    "pause_wait": 3,
-    "promote_wait": 3,
-    "signal_timeout": 10,
-    "poll_interval_ms": 20,
-}
 
-
-def test_validate_params_accepts():
-    assert mod.validate_params(GOOD) is None
-
-
-@pytest.mark.parametrize(
-    ("change", "fragment"),
-    [
-        ({"bouncers": []}, "at least one PgBouncer host"),
-        ({"bouncers": ["app 1"]}, "letters, digits"),
-        ({"bouncers": ["a", "a"]}, "twice"),
-        ({"catchup_timeout": 0}, "catchup_timeout must be positive"),
-        ({"poll_interval_ms": 0}, "poll_interval_ms"),
-        ({"pause_timeout": 7}, "leaves no time to promote"),
-    ],
-)
-def test_validate_params_rejects(change, fragment):
-    assert fragment in mod.validate_params({**GOOD, **change})
+def test_validate_params_checks_the_shared_options(critical_section_options):
+    good = critical_section_options
+    assert mod.validate_params(good) is None
+    assert "catchup_timeout must be positive" in mod.validate_params({**good, "catchup_timeout": 0})
+    assert "at least one PgBouncer host" in mod.validate_params({**good, "bouncers": []})
 
 
 def test_old_primary_params_verify_the_old_primary():
@@ -105,8 +83,8 @@ PATRONI = {
 }
 
 
-def test_validate_params_accepts_patroni():
-    assert mod.validate_params({**GOOD, "patroni": PATRONI}) is None
+def test_validate_params_accepts_patroni(critical_section_options):
+    assert mod.validate_params({**critical_section_options, "patroni": PATRONI}) is None
 
 
 @pytest.mark.parametrize(
@@ -116,11 +94,11 @@ def test_validate_params_accepts_patroni():
         ({"api_url": "http://10.0.0.11:8008"}, "api_url must be https://"),
     ],
 )
-def test_validate_params_rejects_patroni(change, fragment):
-    assert fragment in mod.validate_params({**GOOD, "patroni": {**PATRONI, **change}})
+def test_validate_params_rejects_patroni(critical_section_options, change, fragment):
+    assert fragment in mod.validate_params({**critical_section_options, "patroni": {**PATRONI, **change}})
 
 
-def test_validate_params_refuses_patroni_with_a_stopped_old_primary():
-    error = mod.validate_params({**GOOD, "old_primary_stops": True, "patroni": PATRONI})
+def test_validate_params_refuses_patroni_with_a_stopped_old_primary(critical_section_options):
+    error = mod.validate_params({**critical_section_options, "old_primary_stops": True, "patroni": PATRONI})
     assert "patroni and old_primary_stops exclude each other" in error
-    assert mod.validate_params({**GOOD, "old_primary_stops": True}) is None
+    assert mod.validate_params({**critical_section_options, "old_primary_stops": True}) is None
