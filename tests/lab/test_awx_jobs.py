@@ -5,8 +5,8 @@ variables, env/cmdline, an executable inventory script, project/ as a copy of th
 requirements_collections) and runs through ansible-runner transmit | worker | process; its events are read back.
 The inventory is the lab's, exported as AWX would import it, with the paths it takes from its own directory made
 absolute (an imported inventory has no directory). Only read-only or reversible jobs run: the stack check and the
-nightly backup check, the site (limited) and a restore drill for real, switchover as a check job, and answers the
-playbooks refuse before any change.
+nightly backup check, the site (limited) and the lab tests' restore drill for real, switchover as a check job, and
+answers the playbooks refuse before any change.
 """
 
 import importlib.util
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LAB_PARTS, pools_paused, primary
+from conftest import LAB_PARTS, on_host, pg_version, pools_paused, primary, psql
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): runs the site job, a backup, a restore drill
 # and a switchover check.
@@ -31,6 +31,7 @@ SPEC.loader.exec_module(awxjob)
 CONTROLLER = yaml.safe_load((REPO / "awx" / "controller.yml").read_text())
 TEMPLATES = {template["name"]: template for template in CONTROLLER["controller_templates"]}
 SCHEDULES = {schedule["name"]: schedule for schedule in CONTROLLER["controller_schedules"]}
+PROBE = "webstack_drill_probe"
 
 
 @pytest.fixture(scope="module")
@@ -112,16 +113,44 @@ def test_the_site_job_changes_nothing_on_the_converged_lab(launch):
     assert {host: counts["changed"] for host, counts in recap.items() if counts["changed"]} == {}
 
 
-def test_the_dr_drill_job_restores_onto_the_scratch_host_and_hands_back_its_report(launch):
+def test_the_dr_drill_job_restores_every_table_at_its_restore_point_and_reports_rto_and_rpo(launch):
+    """The lab's one restore drill (test_dr_drill has the failover drill and the refusals): run as AWX runs it."""
+    host = primary()
+    psql(host, f"DROP TABLE IF EXISTS {PROBE}; CREATE TABLE {PROBE} (id int PRIMARY KEY, note text)")
+    psql(host, f"INSERT INTO {PROBE} SELECT n, md5(n::text) FROM generate_series(1, 500) AS n")
+
     job = launch("webstack DR drill", 105)
     assert job["status"] == "successful", awxjob.failure_messages(job["events"])
     assert clean(awxjob.recap(job["events"])) == {}
     # the job's directory goes when the job ends: the report stays as the job's artifacts
     (stats,) = [e["event_data"] for e in job["events"] if e.get("event") == "playbook_on_stats"]
     report = stats["artifact_data"]["dr_drill_report"]
+
     assert report["drill_id"].startswith("dr-restore-") and report["status"] == "passed", report.get("message")
-    assert report["tables"]["equal"] and report["verdicts"]["rpo"] == "met"
+    assert report["stopped_at"] is None and report["restore_point"]["name"] == report["drill_id"]
+    assert report["source"]["host"] == host and report["source"]["system_identifier"]
+    assert report["source"]["backup"]["label"]
+    assert report["tables"]["equal"] and report["tables"]["differences"] == []
+    assert report["tables"]["compared"] == report["source"]["tables"] >= 2
+    assert all(check["ok"] for check in report["checks"]), report["checks"]
+    assert "pg_amcheck (heap and all indexes)" in {check["name"] for check in report["checks"]}
+    assert report["measured"]["rpo_s"] == 0 and report["verdicts"]["rpo"] == "met"
+    for measured in ("fetch_and_restore_s", "wal_replay_s", "accepts_connections_s", "verification_s", "rto_s"):
+        assert report["measured"][measured] >= 0, measured
+    assert report["verdicts"]["rto"] == "met"
+    assert [step["name"] for step in report["steps"]] == [
+        "pre-checks",
+        "snapshot with PgBouncer paused",
+        "source checksums and the restore point archived",
+        "restore to the restore point",
+        "verification (tables and pg_amcheck)",
+    ]
+
+    # The copy is gone, PgBouncer serves again, the primary is where it was.
+    assert on_host("drill1", f"ls -A /var/lib/postgresql/{pg_version('drill1')}/main | wc -l") == "0"
     assert not pools_paused()
+    assert primary() == host
+    psql(host, f"DROP TABLE {PROBE}")
 
 
 def test_the_switchover_check_job_reports_the_plan_and_keeps_the_primary(launch):
