@@ -27,6 +27,8 @@ from cryptography.x509.oid import NameOID
 from pglab import BOUNCER_PORT, PG_BIN, PRIMARY_PORT, REPL_PW, STANDBY_PORT, SUPER_PW, psycopg2, run
 
 SWITCH_PW = "switch-Secret-4"
+# The login every module of the critical section uses on the database servers.
+SWITCH_LOGIN = {"switchover_user": "switchover", "switchover_password": SWITCH_PW}
 
 
 @pytest.fixture
@@ -56,10 +58,9 @@ def stage(lab, port):
 def promote_args(lab, bouncers, **extra):
     return {
         **lab.login(STANDBY_PORT),
+        **SWITCH_LOGIN,
         "old_primary_host": "127.0.0.1",
         "old_primary_port": PRIMARY_PORT,
-        "switchover_user": "switchover",
-        "switchover_password": SWITCH_PW,
         "bouncers": bouncers,
         **extra,
     }
@@ -72,8 +73,7 @@ def bouncer_args(lab, admin, live, staged, **extra):
         "old_primary_port": PRIMARY_PORT,
         "target_host": "127.0.0.1",
         "target_port": STANDBY_PORT,
-        "switchover_user": "switchover",
-        "switchover_password": SWITCH_PW,
+        **SWITCH_LOGIN,
         "signal_name": "app1",
         "staged_config": str(staged),
         "config": str(live),
@@ -219,10 +219,9 @@ def test_switchover_under_writes_loses_nothing(lab, cluster):
 def stop_args(lab, bouncers, **extra):
     return {
         **lab.login(PRIMARY_PORT),
+        **SWITCH_LOGIN,
         "target_host": "127.0.0.1",
         "target_port": STANDBY_PORT,
-        "switchover_user": "switchover",
-        "switchover_password": SWITCH_PW,
         "bouncers": bouncers,
         "bin_dir": str(PG_BIN),
         **extra,
