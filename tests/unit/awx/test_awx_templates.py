@@ -24,6 +24,7 @@ REFUSE_SLICES = {
     "playbooks/switchover.yml",
     "playbooks/failover.yml",
     "playbooks/dr_drill.yml",
+    "playbooks/ha_mode.yml",
 }
 
 

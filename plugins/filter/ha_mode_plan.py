@@ -1,0 +1,169 @@
+# Copyright: (c) 2026, opsforge developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decide whether playbooks/ha_mode.yml moves a PostgreSQL cluster between the manual and the Patroni mode."""
+
+DOCUMENTATION = r"""
+name: ha_mode_plan
+short_description: Decide whether a PostgreSQL cluster is moved between the manual mode and the Patroni mode
+version_added: 0.1.0
+author: opsforge developers (@opsforge)
+description:
+  - Takes the wanted mode, what each member runs (Debian's C(postgresql@) unit, Patroni's C(patroni@) unit,
+    Patroni's configuration file), the primary read from the servers, the replicas the primary streams to, and
+    the hosts' Debian releases, and says what C(playbooks/ha_mode.yml) does, before any host is changed.
+  - The refusal is the first that applies of an unknown mode; a member that runs no server; members not all in
+    one mode (a cluster mid-way, or both units running a server); no single primary; a member other than the
+    primary not streaming from it or further behind than O(max_lag_bytes); fewer than three, or an even number
+    of, etcd members (Patroni mode only); hosts on different Debian releases.
+  - A cluster already in the wanted mode is never refused for its lag, since nothing is changed.
+options:
+  _input:
+    description: Each member's state, by inventory name, as the postgresql role's C(ha_mode_state) entry point
+      reads it (C(manual), C(patroni), C(patroni_config), booleans).
+    type: dict
+    required: true
+  target:
+    description: The wanted mode, V(patroni) or V(manual).
+    type: str
+    required: true
+  primary:
+    description: The primary read from the servers (the postgresql role's topology), empty when there is none.
+    type: str
+    required: true
+  replicas:
+    description: The primary's replicas (the C(replicas) of M(opsforge.webstack.pg_replication_info)), with
+      C(application_name) (the member's slot name), C(state) and C(lag_bytes).
+    type: list
+    elements: dict
+  etcd_members:
+    description: The hosts of the etcd group.
+    type: list
+    elements: str
+  releases:
+    description: Each host's Debian release (C(ansible_facts.distribution_release)), by inventory name.
+    type: dict
+  max_lag_bytes:
+    description: The most a replica may be behind the primary.
+    type: int
+    default: 16777216
+"""
+
+EXAMPLES = r"""
+- name: Decide
+  ansible.builtin.set_fact:
+    _plan: >-
+      {{ states | opsforge.webstack.ha_mode_plan('patroni', postgresql_topology.primary,
+           replicas=info.replicas, etcd_members=groups['etcd'], releases=releases) }}
+"""
+
+RETURN = r"""
+_value:
+  description:
+    - C(current) (V(manual), V(patroni) or V(mixed)), C(action) (V(none) when the cluster is in the wanted mode,
+      V(move) otherwise) and C(refusal) (empty when the move, or nothing, may go ahead).
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.opsforge.webstack.plugins.filter.slot_name import slot_name
+
+MODES = ("patroni", "manual")
+WHAT_TO_DO_MIDWAY = (
+    "Bring every member back to one mode by hand first (roles/postgresql/README.md, 'Moving between the modes': "
+    "which unit to stop and which to start), then run this again."
+)
+
+
+def member_mode(state):
+    """What runs a member's server: manual, patroni, both, none, or manual with Patroni's configuration left (pure)."""
+    manual, patroni = bool(state.get("manual")), bool(state.get("patroni"))
+    if manual and patroni:
+        return "both"
+    if patroni:
+        return "patroni"
+    if manual:
+        return "manual+config" if state.get("patroni_config") else "manual"
+    return "none"
+
+
+def replica_refusals(members, primary, replicas, max_lag_bytes):
+    """The members other than the primary that do not stream from it within the lag limit (pure)."""
+    by_slot = {r.get("application_name"): r for r in replicas}
+    problems = []
+    for member in members:
+        if member == primary:
+            continue
+        replica = by_slot.get(slot_name(member))
+        if replica is None or replica.get("state") != "streaming":
+            state = "not connected" if replica is None else replica.get("state")
+            problems.append(f"{member} does not stream from {primary} ({state})")
+        elif replica.get("lag_bytes") is not None and int(replica["lag_bytes"]) > max_lag_bytes:
+            problems.append(f"{member} is {replica['lag_bytes']} bytes behind (ha_mode_max_lag_bytes={max_lag_bytes})")
+    return problems
+
+
+def ha_mode_plan(states, target, primary, replicas=None, etcd_members=None, releases=None, max_lag_bytes=16777216):
+    """current, action and refusal ('' when the run may go ahead) (pure)."""
+    if not isinstance(states, dict) or not states:
+        raise AnsibleFilterError("ha_mode_plan expects each member's state, by inventory name")
+    if target not in MODES:
+        return {
+            "current": "",
+            "action": "none",
+            "refusal": f"ha_mode must be patroni or manual, not {target!r}. Nothing was changed.",
+        }
+    modes = {member: member_mode(state or {}) for member, state in states.items()}
+    named = ", ".join(f"{m} {mode}" for m, mode in sorted(modes.items()))
+    down = sorted(m for m, mode in modes.items() if mode == "none")
+    if down:
+        return {
+            "current": "mixed",
+            "action": "none",
+            "refusal": (
+                f"{', '.join(down)} run(s) no server (neither postgresql@ nor patroni@ is active). Start it in the "
+                "cluster's current mode and let it catch up, then run this again. Nothing was changed."
+            ),
+        }
+    current = next(iter(modes.values())) if len(set(modes.values())) == 1 else "mixed"
+    if current not in MODES:
+        return {
+            "current": "mixed",
+            "action": "none",
+            "refusal": (
+                f"the cluster is mid-way between the modes ({named}; 'both': postgresql@ and patroni@ are active, "
+                f"'manual+config': Patroni's configuration is left beside postgresql@). {WHAT_TO_DO_MIDWAY} "
+                "Nothing was changed."
+            ),
+        }
+    if current == target:
+        return {"current": current, "action": "none", "refusal": ""}
+    refusals = []
+    if not primary:
+        refusals.append("the cluster has no single primary (see the topology step's message)")
+    else:
+        refusals.extend(replica_refusals(sorted(states), primary, replicas or [], int(max_lag_bytes)))
+    etcd = list(etcd_members or [])
+    if target == "patroni" and (len(etcd) < 3 or len(etcd) % 2 == 0):
+        refusals.append(
+            f"the etcd group has {len(etcd)} host(s) ({', '.join(etcd) or 'none'}): Patroni needs an odd number, "
+            "at least three, so that the loss of one keeps a quorum"
+        )
+    distinct = sorted(set((releases or {}).values()))
+    if len(distinct) > 1:
+        refusals.append(
+            "the hosts run different Debian releases ("
+            + ", ".join(f"{h} {r}" for h, r in sorted((releases or {}).items()))
+            + "): move the cluster once every host runs the same one"
+        )
+    return {
+        "current": current,
+        "action": "move",
+        "refusal": "; ".join(refusals) + (". Nothing was changed." if refusals else ""),
+    }
+
+
+class FilterModule:
+    """The decision of playbooks/ha_mode.yml."""
+
+    def filters(self):
+        return {"ha_mode_plan": ha_mode_plan}

@@ -1,0 +1,90 @@
+# Copyright: (c) 2026, opsforge developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""playbooks/ha_mode.yml's decision: move, nothing to do, or refuse before any host is changed."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.opsforge.webstack.plugins.filter.ha_mode_plan import ha_mode_plan
+
+MANUAL = {"manual": True, "patroni": False, "patroni_config": False}
+PATRONI = {"manual": False, "patroni": True, "patroni_config": True}
+STREAMING = ({"application_name": "db2", "state": "streaming", "lag_bytes": 0},)
+ETCD = ["db1", "db2", "etcd1"]
+
+
+def plan(states, target="patroni", replicas=STREAMING, **kwargs):
+    return ha_mode_plan(states, target, "db1", replicas=list(replicas), etcd_members=kwargs.pop("etcd", ETCD), **kwargs)
+
+
+def test_a_manual_cluster_moves_to_patroni():
+    assert plan({"db1": MANUAL, "db2": MANUAL}) == {"current": "manual", "action": "move", "refusal": ""}
+
+
+def test_a_patroni_cluster_moves_back():
+    assert plan({"db1": PATRONI, "db2": PATRONI}, "manual") == {"current": "patroni", "action": "move", "refusal": ""}
+
+
+@pytest.mark.parametrize("state, target", [(MANUAL, "manual"), (PATRONI, "patroni")])
+def test_a_cluster_in_the_wanted_mode_is_left_alone_whatever_its_lag(state, target):
+    result = plan({"db1": state, "db2": state}, target, replicas=[])
+    assert result == {"current": target, "action": "none", "refusal": ""}
+
+
+def test_an_unknown_mode_is_refused():
+    result = plan({"db1": MANUAL, "db2": MANUAL}, "auto")
+    assert "ha_mode must be patroni or manual, not 'auto'" in result["refusal"]
+
+
+@pytest.mark.parametrize(
+    "db2, shown",
+    [
+        (PATRONI, "db2 patroni"),
+        ({"manual": True, "patroni": True, "patroni_config": True}, "db2 both"),
+        ({"manual": True, "patroni": False, "patroni_config": True}, "db2 manual+config"),
+    ],
+)
+def test_a_cluster_mid_way_is_refused_with_each_members_state(db2, shown):
+    result = plan({"db1": MANUAL, "db2": db2})
+    assert result["current"] == "mixed" and "mid-way" in result["refusal"] and shown in result["refusal"]
+    assert "Moving between the modes" in result["refusal"]
+
+
+def test_a_member_without_a_server_is_refused():
+    result = plan({"db1": MANUAL, "db2": {"manual": False, "patroni": False}})
+    assert "db2 run(s) no server" in result["refusal"]
+
+
+def test_a_lagging_or_absent_replica_is_refused():
+    lagging = [{"application_name": "db2", "state": "streaming", "lag_bytes": 20_000_000}]
+    assert "db2 is 20000000 bytes behind" in plan({"db1": MANUAL, "db2": MANUAL}, replicas=lagging)["refusal"]
+    assert (
+        "db2 does not stream from db1 (not connected)" in plan({"db1": MANUAL, "db2": MANUAL}, replicas=[])["refusal"]
+    )
+    catching_up = [{"application_name": "db2", "state": "catchup", "lag_bytes": 0}]
+    assert "(catchup)" in plan({"db1": MANUAL, "db2": MANUAL}, replicas=catching_up)["refusal"]
+
+
+@pytest.mark.parametrize("etcd", [[], ["e1", "e2"], ["e1", "e2", "e3", "e4"]])
+def test_patroni_needs_an_odd_etcd_group_of_three_or_more(etcd):
+    result = plan({"db1": MANUAL, "db2": MANUAL}, etcd=etcd)
+    assert f"the etcd group has {len(etcd)} host(s)" in result["refusal"]
+
+
+def test_the_way_back_needs_no_etcd_group():
+    assert plan({"db1": PATRONI, "db2": PATRONI}, "manual", etcd=[])["refusal"] == ""
+
+
+def test_different_releases_are_refused():
+    result = plan({"db1": MANUAL, "db2": MANUAL}, releases={"db1": "bookworm", "db2": "trixie"})
+    assert "different Debian releases (db1 bookworm, db2 trixie)" in result["refusal"]
+
+
+def test_no_primary_is_refused():
+    result = ha_mode_plan({"db1": MANUAL, "db2": MANUAL}, "patroni", "", replicas=[], etcd_members=ETCD)
+    assert "no single primary" in result["refusal"]
+
+
+def test_no_states_is_an_error():
+    with pytest.raises(AnsibleFilterError):
+        ha_mode_plan({}, "patroni", "db1")
