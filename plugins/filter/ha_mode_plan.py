@@ -13,8 +13,9 @@ description:
     the hosts' Debian releases, and says what C(playbooks/ha_mode.yml) does, before any host is changed.
   - The refusal is the first that applies of an unknown mode; a member that runs no server; members not all in
     one mode (a cluster mid-way, or both units running a server); no single primary; a member other than the
-    primary not streaming from it or further behind than O(max_lag_bytes); fewer than three, or an even number
-    of, etcd members (Patroni mode only); hosts on different Debian releases.
+    primary not streaming from it or further behind than O(max_lag_bytes); a replication slot on the primary that
+    is no member's (Patroni mode only: Patroni drops it once it leads); fewer than three, or an even number of,
+    etcd members (Patroni mode only); hosts on different Debian releases.
   - A cluster already in the wanted mode is never refused for its lag, since nothing is changed.
 options:
   _input:
@@ -39,8 +40,14 @@ options:
     description: The hosts of the etcd group.
     type: list
     elements: str
+  slots:
+    description: The primary's replication slots (the C(slots) of M(opsforge.webstack.pg_replication_info)), with
+      C(name) and C(type).
+    type: list
+    elements: dict
   releases:
-    description: Each host's Debian release (C(ansible_facts.distribution_release)), by inventory name.
+    description: Each member's and etcd host's Debian release (C(ansible_facts.distribution_release)), by inventory
+      name.
     type: dict
   max_lag_bytes:
     description: The most a replica may be behind the primary.
@@ -102,7 +109,15 @@ def replica_refusals(members, primary, replicas, max_lag_bytes):
     return problems
 
 
-def ha_mode_plan(states, target, primary, replicas=None, etcd_members=None, releases=None, max_lag_bytes=16777216):
+def foreign_slots(members, slots):
+    """The slots that are no member's: Patroni (use_slots) drops them when it leads (pure)."""
+    own = set(slot_name(sorted(members)))
+    return sorted(f"{slot.get('name')} ({slot.get('type')})" for slot in slots if slot.get("name") not in own)
+
+
+def ha_mode_plan(
+    states, target, primary, replicas=None, etcd_members=None, releases=None, max_lag_bytes=16777216, slots=None
+):
     """current, action and refusal ('' when the run may go ahead) (pure)."""
     if not isinstance(states, dict) or not states:
         raise AnsibleFilterError("ha_mode_plan expects each member's state, by inventory name")
@@ -142,6 +157,12 @@ def ha_mode_plan(states, target, primary, replicas=None, etcd_members=None, rele
         refusals.append("the cluster has no single primary (see the topology step's message)")
     else:
         refusals.extend(replica_refusals(sorted(states), primary, replicas or [], int(max_lag_bytes)))
+    foreign = foreign_slots(states, slots or [])
+    if target == "patroni" and foreign:
+        refusals.append(
+            f"the primary holds replication slots that are no member's ({', '.join(foreign)}): Patroni drops them "
+            "once it leads. Drop them (or move the client that uses them elsewhere) before the move"
+        )
     etcd = list(etcd_members or [])
     if target == "patroni" and (len(etcd) < 3 or len(etcd) % 2 == 0):
         refusals.append(

@@ -36,7 +36,8 @@ RETURN = r"""
 _value:
   description:
     - C(leader) (the inventory name of Patroni's leader, empty when there is none), C(members) (Patroni's member
-      name to C(role/state lag timeline), for messages) and C(refusal) (empty when the cluster is healthy).
+      name to C(role/state lag timeline), for messages), C(nofailover) (the inventory names of the members tagged
+      C(nofailover), which never take the leader key) and C(refusal) (empty when the cluster is healthy).
   type: dict
 """
 
@@ -62,7 +63,7 @@ def patroni_cluster_check(answers, members, max_lag_bytes=16777216):
     names = dict(zip(slot_name(members), members))
     cluster = first_answer(answers)
     if cluster is None:
-        return {"leader": "", "members": {}, "refusal": no_answer_refusal(answers)}
+        return {"leader": "", "members": {}, "nofailover": [], "refusal": no_answer_refusal(answers)}
     patroni_members = cluster.get("members") or []
     leader = next((m.get("name") for m in patroni_members if m.get("role") == "leader"), "")
     return {
@@ -71,6 +72,9 @@ def patroni_cluster_check(answers, members, max_lag_bytes=16777216):
             m.get("name"): f"{m.get('role')}/{m.get('state')} lag {m.get('lag', 0)} timeline {m.get('timeline')}"
             for m in patroni_members
         },
+        "nofailover": sorted(
+            names.get(m.get("name"), m.get("name")) for m in patroni_members if (m.get("tags") or {}).get("nofailover")
+        ),
         "refusal": health_refusal(cluster, list(names), limit),
     }
 

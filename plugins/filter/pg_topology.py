@@ -1,6 +1,10 @@
 # Copyright: (c) 2026, opsforge developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Work out which member of a PostgreSQL cluster is the primary from what each member reports."""
+"""Work out which member of a PostgreSQL cluster is the primary from what each member reports, and whether what runs
+each member's server is the mode the inventory gives it.
+
+pg_topology is documented here, pg_mode_mismatch in pg_mode_mismatch.yml beside this file.
+"""
 
 DOCUMENTATION = r"""
 name: pg_topology
@@ -87,8 +91,27 @@ def pg_topology(states, bootstrap_primary):
     return result
 
 
+# The unit each mode runs a server under (the postgresql role's _postgresql_manual_unit, _postgresql_patroni_unit).
+MODE_UNITS = {"none": "postgresql@", "patroni": "patroni@"}
+
+
+def pg_mode_mismatch(services, modes):
+    """One line per member whose server runs under the other mode's unit than its postgresql_ha says."""
+    if not isinstance(services, dict) or not isinstance(modes, dict):
+        raise AnsibleFilterError("pg_mode_mismatch expects a dict of member to service and a dict of member to mode")
+    mismatches = []
+    for member, service in sorted(services.items()):
+        mode = modes.get(member, "none")
+        if mode not in MODE_UNITS:
+            raise AnsibleFilterError(f"pg_mode_mismatch: {member} has postgresql_ha {mode!r}, not none or patroni")
+        others = [unit for other, unit in MODE_UNITS.items() if other != mode]
+        if service and any(service.startswith(unit) for unit in others):
+            mismatches.append(f"{member}'s server runs under {service} but postgresql_ha is {mode} for it")
+    return mismatches
+
+
 class FilterModule:
     """PostgreSQL cluster filters."""
 
     def filters(self):
-        return {"pg_topology": pg_topology}
+        return {"pg_topology": pg_topology, "pg_mode_mismatch": pg_mode_mismatch}

@@ -32,24 +32,42 @@ if HAS_PSYCOPG2:
 IGNORED_ENTRIES = ("lost+found",)
 
 
-def postmaster_running(data_dir):
-    """Is a postmaster alive for this data directory (postmaster.pid + live process)?"""
+def postmaster_pid(data_dir):
+    """The PID of the postmaster alive for this data directory (postmaster.pid + live process), else None."""
     pid_file = os.path.join(data_dir, "postmaster.pid")
     try:
         with open(pid_file) as handle:
             first = handle.readline().strip()
     except OSError:
-        return False
+        return None
     if not first.lstrip("-").isdigit():
-        return False
+        return None
     pid = abs(int(first))
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
+        return None
     except PermissionError:
-        return True
-    return True
+        return pid
+    return pid
+
+
+def service_in_cgroup(cgroup_text):
+    """The systemd service named in the text of /proc/PID/cgroup (postgresql@15-main.service), else None."""
+    for line in cgroup_text.splitlines():
+        for part in reversed(line.rsplit(":", 1)[-1].split("/")):
+            if part.endswith(".service"):
+                return part
+    return None
+
+
+def postmaster_service(pid):
+    """The systemd service that runs the process: Debian's postgresql@ unit, Patroni's, or None (not known)."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as handle:
+            return service_in_cgroup(handle.read())
+    except OSError:
+        return None
 
 
 def inspect_local(module, params):
@@ -63,6 +81,7 @@ def inspect_local(module, params):
         "running": False,
         "in_recovery": False,
         "pg_version": None,
+        "service": None,
     }
     if not local["exists"]:
         if os.path.exists(data_dir):
@@ -79,7 +98,9 @@ def inspect_local(module, params):
         with open(os.path.join(data_dir, "PG_VERSION")) as handle:
             local["pg_version"] = handle.read().strip()
     if local["has_pg_version"]:
-        local["running"] = postmaster_running(data_dir)
+        pid = postmaster_pid(data_dir)
+        local["running"] = pid is not None
+        local["service"] = postmaster_service(pid) if pid is not None else None
     return local
 
 

@@ -74,6 +74,14 @@ standby_signal:
   returned: always
   type: bool
   sample: true
+service:
+  description:
+    - The systemd service whose control group holds the running postmaster (read from C(/proc/<pid>/cgroup)):
+      Debian's C(postgresql@<version>-<cluster>.service), Patroni's C(patroni@<version>-<cluster>.service), or
+      another; null when no server runs or the process names no service.
+  returned: always
+  type: str
+  sample: postgresql@15-main.service
 connect_error:
   description: Why the running server did not answer, when it did not; null otherwise.
   returned: always
@@ -125,6 +133,7 @@ def main():
         pg_version=local["pg_version"],
         running=local["running"],
         standby_signal=local["standby_signal"],
+        service=local["service"],
         connect_error=connect_error,
     )
 

@@ -3,8 +3,10 @@ PgBouncer (the old primary leads, on its timeline, with the session defaults of 
 keeps its data and streams; Debian's unit is disabled; PgBouncer follows the leader's watcher), a second run does
 nothing, the cluster moves back (Debian's unit runs both servers, Patroni is gone, PgBouncer names the primary), a
 second run does nothing, and every row whose commit the writer saw acknowledged, and every row written before, is on
-the primary. The tests run in this order; the writer's failed attempts, its longest gap between two commits,
-PgBouncer's pause and the playbook's time are printed."""
+the primary. Around the moves: the manual mode's playbooks refuse the cluster while Patroni runs it, a check-mode run
+moves nothing, a paused Patroni is not moved back, the move back leaves no Patroni file, credential or etcd key, and
+a scope that etcd already holds is refused. The tests run in this order; the writer's failed attempts, its longest
+gap between two commits, PgBouncer's pause and the playbook's time are printed."""
 
 from __future__ import annotations
 
@@ -16,7 +18,23 @@ from conftest import playbook, wait_for
 PRIMARY, REPLICA = "molecule-mig-db1", "molecule-mig-db2"
 START_CONF = "/etc/postgresql/17/main/start.conf"
 PATRONI_CONFIG = "/etc/patroni/17-main.yml"
-MARKER = "/var/lib/postgresql/17/main/webstack-migrate-marker"  # a clone (pg_basebackup) would remove it
+DATA = "/var/lib/postgresql/17/main"
+MARKER = f"{DATA}/webstack-migrate-marker"  # a clone (pg_basebackup) would remove it
+# What Patroni leaves on a member, which the move back removes (patroni.dynamic.json would win over the inventory's
+# timing at the next move; the passwords file and the etcd client key are credentials).
+PATRONI_LEFTOVERS = (
+    f"{DATA}/patroni.dynamic.json",
+    f"{DATA}/postgresql.conf",
+    f"{DATA}/postgresql.base.conf",
+    "/var/lib/postgresql/.pgpass-patroni-17-main",
+    "/etc/patroni/tls",
+)
+# etcdctl on an etcd member, with the member's certificate, at its own address.
+ETCDCTL = (
+    "etcdctl --endpoints=https://$(hostname -I | cut -d' ' -f1):2379 --cacert=/etc/etcd/tls/ca.crt "
+    "--cert=/etc/etcd/tls/member.crt --key=/etc/etcd/tls/member.key"
+)
+PATRONICTL = "runuser -u postgres -- patronictl -c /etc/patroni/17-main.yml"
 SEEN: dict = {}
 
 
@@ -116,10 +134,41 @@ def test_to_patroni_under_a_writer(cluster, writer):
     assert cluster.bouncer.run("systemctl is-active webstack-pgbouncer-follow").stdout.strip() == "active"
 
 
+def test_the_manual_modes_playbooks_refuse_the_cluster_patroni_now_runs(cluster):
+    # The inventory still says postgresql_ha: none (the report asks the operator to change it): a failover by hand
+    # would promote a replica behind Patroni's back.
+    rc, out = playbook("failover.yml")
+    assert rc != 0
+    assert f"{PRIMARY}'s server runs under patroni@17-main.service but postgresql_ha is none for it" in out, out[-3000:]
+    assert cluster.primary() == PRIMARY and cluster.streaming(REPLICA)
+
+
 def test_a_second_run_to_patroni_changes_nothing():
     rc, out = playbook("ha_mode.yml", "-e", "ha_mode=patroni")
     assert rc == 0 and "Nothing to do: every member of postgres runs in the patroni mode already" in out
     assert set(recap_changes(out).values()) == {0}, out[-3000:]
+
+
+def test_a_check_mode_run_checks_and_moves_nothing(cluster):
+    rc, out = playbook("ha_mode.yml", "--check", "-e", "ha_mode=manual")
+    assert rc == 0, out[-3000:]
+    assert "Check mode: the checks passed; a run would move cluster postgres from the patroni mode" in " ".join(
+        out.split()
+    )
+    for member in cluster.hosts:
+        assert cluster.units(member) == {"postgresql": ("inactive", "disabled"), "patroni": ("active", "enabled")}
+
+
+def test_a_paused_patroni_is_not_moved_back(cluster):
+    cluster.hosts[PRIMARY].check_output(f"{PATRONICTL} pause --wait")
+    try:
+        rc, out = playbook("ha_mode.yml", "-e", "ha_mode=manual")
+    finally:
+        cluster.hosts[PRIMARY].check_output(f"{PATRONICTL} resume --wait")
+    assert rc != 0
+    assert "cannot be moved back: Patroni's cluster is paused" in " ".join(out.split()), out[-3000:]
+    assert set(recap_changes(out).values()) == {0}, out[-3000:]
+    assert cluster.units(PRIMARY)["patroni"] == ("active", "enabled")
 
 
 def test_back_to_manual_under_a_writer(cluster, writer):
@@ -132,6 +181,24 @@ def test_back_to_manual_under_a_writer(cluster, writer):
     assert cluster.primary() == PRIMARY and cluster.streaming(REPLICA)
     assert cluster.hosts[REPLICA].file(MARKER).exists
     assert cluster.bouncer.run("systemctl is-active webstack-pgbouncer-follow").stdout.strip() != "active"
+    for host in cluster.hosts.values():
+        assert [path for path in PATRONI_LEFTOVERS if host.file(path).exists] == []
+
+
+def test_after_the_move_back_etcd_holds_nothing_of_the_cluster_and_a_scope_in_use_is_refused(cluster):
+    etcd = cluster.bouncer
+    assert etcd.check_output(f"{ETCDCTL} get --prefix --keys-only /service/postgres/").strip() == ""
+    etcd.check_output(f"{ETCDCTL} put /service/postgres/initialize 7400000000000000000")
+    try:
+        rc, out = playbook("ha_mode.yml", "-e", "ha_mode=patroni")
+    finally:
+        etcd.check_output(f"{ETCDCTL} del --prefix /service/postgres/")
+    assert rc != 0
+    assert "etcd already holds 1 key(s) under /service/postgres/ (/service/postgres/initialize)" in " ".join(
+        out.split()
+    ), out[-3000:]
+    assert set(recap_changes(out).values()) == {0}, out[-3000:]
+    assert_unchanged_manual(cluster)
 
 
 def test_a_second_run_to_manual_changes_nothing():

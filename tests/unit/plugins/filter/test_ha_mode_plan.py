@@ -88,3 +88,15 @@ def test_no_primary_is_refused():
 def test_no_states_is_an_error():
     with pytest.raises(AnsibleFilterError):
         ha_mode_plan({}, "patroni", "db1")
+
+
+def test_a_slot_that_is_no_members_is_refused_on_the_way_to_patroni_only():
+    slots = [{"name": "db2", "type": "physical"}, {"name": "cdc_orders", "type": "logical"}]
+    to_patroni = plan({"db1": MANUAL, "db2": MANUAL}, slots=slots)
+    assert "slots that are no member's (cdc_orders (logical)): Patroni drops them" in to_patroni["refusal"]
+    back = plan({"db1": PATRONI, "db2": PATRONI}, "manual", slots=slots)
+    assert back["refusal"] == ""
+
+
+def test_the_members_own_slots_pass():
+    assert plan({"db1": MANUAL, "db2": MANUAL}, slots=[{"name": "db2", "type": "physical"}])["refusal"] == ""

@@ -23,6 +23,12 @@ def test_a_healthy_cluster_names_its_leader_by_inventory_name():
     assert result["members"]["db_3"] == "sync_standby/streaming lag 120 timeline 4"
 
 
+def test_the_members_tagged_nofailover_are_named_by_inventory_name():
+    tagged = {**REPLICA2, "tags": {"nofailover": True}}
+    assert check(LEADER, tagged, {**REPLICA3, "tags": {"nofailover": False}})["nofailover"] == ["db-2"]
+    assert check(LEADER, REPLICA2, REPLICA3)["nofailover"] == []
+
+
 def test_no_answer_is_refused_with_the_errors():
     result = patroni_cluster_check([{"item": "db-1", "status": -1, "msg": "Connection refused"}], MEMBERS)
     assert result["leader"] == ""
