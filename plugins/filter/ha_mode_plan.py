@@ -14,7 +14,7 @@ description:
   - The refusal is the first that applies of an unknown mode; a member that runs no server; members not all in
     one mode (a cluster mid-way, or both units running a server); no single primary; a member other than the
     primary not streaming from it or further behind than O(max_lag_bytes); a replication slot on the primary that
-    is no member's (Patroni mode only: Patroni drops it once it leads); fewer than three, or an even number of,
+    is no member's (Patroni mode only, since Patroni drops it once it leads); fewer than three, or an even number of,
     etcd members (Patroni mode only); hosts on different Debian releases.
   - A cluster already in the wanted mode is never refused for its lag, since nothing is changed.
 options:

@@ -76,7 +76,7 @@ standby_signal:
   sample: true
 service:
   description:
-    - The systemd service whose control group holds the running postmaster (read from C(/proc/<pid>/cgroup)):
+    - The systemd service whose control group holds the running postmaster, read from C(/proc/<pid>/cgroup) -
       Debian's C(postgresql@<version>-<cluster>.service), Patroni's C(patroni@<version>-<cluster>.service), or
       another; null when no server runs or the process names no service.
   returned: always
