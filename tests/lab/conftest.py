@@ -91,6 +91,11 @@ def lab_parts(request):
             lock.close()
 
 
+def changed_total(output):
+    """The changed tasks of every host in a playbook's recap."""
+    return sum(int(n) for n in re.findall(r"changed=(\d+)", output))
+
+
 def playbook(*args, timeout=900):
     """Run ansible-playbook from the repository with its configuration; return (rc, output)."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "lab" / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
@@ -136,6 +141,14 @@ def scratch_data_stamp():
     """The scratch host's PG_VERSION file, with its time: unchanged when nothing touched the host's data directory."""
     path = f"/var/lib/postgresql/{pg_version('drill1')}/main/PG_VERSION"
     return on_host("drill1", f"ls -l --time-style=+%s {path} 2>&1 || true")
+
+
+def only_report(directory, kind="restore"):
+    """The one report a DR drill of KIND wrote to DIRECTORY (its JSON, with the Markdown beside it), parsed."""
+    reports = sorted(directory.glob(f"dr-{kind}-*.json"))
+    assert len(reports) == 1, reports
+    assert reports[0].with_suffix(".md").exists()
+    return json.loads(reports[0].read_text())
 
 
 def release_of(host):

@@ -1,45 +1,13 @@
-"""site.yml on the data tier: inputs it refuses before any change, tags that run one part, and a
-PgBouncer listening change that takes effect."""
+"""site.yml on the data tier: tags that run one part, and a PgBouncer listening change that takes effect.
 
-import json
-import re
+The inputs it refuses before any change are test_data_tier_preflight.py's.
+"""
 
-from conftest import on_host, pg_version, playbook, primary, psql
+from conftest import changed_total, on_host, playbook
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): moves worker1's PgBouncer to another port and
 # back; runs the data tier's roles.
 LAB_USES = {"database": "exclusive", "primary": "exclusive"}
-
-
-def changed_total(output):
-    return sum(int(n) for n in re.findall(r"changed=(\d+)", output))
-
-
-def test_a_setting_the_role_owns_is_refused_before_any_change():
-    host = primary()
-    hba_before = on_host(host, f"sha256sum /etc/postgresql/{pg_version(host)}/main/pg_hba.conf")
-    settings = json.dumps({"postgresql_settings": {"password_encryption": "md5", "work_mem": "8MB"}})
-    rc, out = playbook("playbooks/site.yml", "--limit", "postgres", "-e", settings)
-    assert rc != 0
-    assert "postgresql_settings may not set password_encryption" in out
-    assert changed_total(out) == 0
-    assert psql(host, "SHOW password_encryption") == "scram-sha-256"
-    assert on_host(host, f"sha256sum /etc/postgresql/{pg_version(host)}/main/pg_hba.conf") == hba_before
-
-
-def test_the_example_inventorys_placeholder_secrets_are_refused_before_any_change():
-    placeholders = {
-        "postgresql_replication_password": "CHANGE-ME-replication-0000",
-        "pgbouncer_admin_password": "CHANGE-ME-pgbouncer-admin-0",
-        "postgresql_users": [{"name": "shop", "password": "CHANGE-ME-shop-db-00000000"}],
-    }
-    rc, out = playbook("playbooks/site.yml", "--limit", "postgres,app1", "-e", json.dumps(placeholders))
-    assert rc != 0
-    assert "postgresql_replication_password looks like a placeholder (contains 'CHANGE-ME')" in out
-    assert "the password of postgresql_users entry shop looks like a placeholder" in out
-    assert changed_total(out) == 0
-    for value in (placeholders["postgresql_replication_password"], placeholders["pgbouncer_admin_password"]):
-        assert value not in out
 
 
 def test_the_configure_tag_alone_runs_the_checks_and_changes_nothing():

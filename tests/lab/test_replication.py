@@ -3,8 +3,7 @@ on, a failover drill (the primary killed under writes) loses no acknowledged com
 
 import time
 
-from conftest import playbook, primary, psql
-from test_dr_drill import only_report
+from conftest import only_report, playbook, primary, psql
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): switches synchronous replication on and off
 # and fails the primary over.

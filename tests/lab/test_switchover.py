@@ -1,36 +1,16 @@
-"""switchover.yml refuses a plan it cannot carry out safely, before PgBouncer is paused or anything changes; in check
-mode it runs its read-only preflight, reports the plan and stops before anything is paused or promoted.
+"""switchover.yml stops before PgBouncer is paused or anything changes when a standby or a PgBouncer it needs is down.
 
-A switchover there and back under writes is test_backup.py's (the new primary must archive too); how long the
-pause is, under pgbench, is measured and printed by tests/benchmarks/switchover.py, not asserted here.
+Its other refusals and its check mode, which need nothing stopped, are test_switchover_preflight.py's. A switchover
+there and back under writes is test_backup.py's (the new primary must archive too); how long the pause is, under
+pgbench, is measured and printed by tests/benchmarks/switchover.py, not asserted here.
 """
 
 import pytest
-from conftest import on_host, pg_version, playbook, pools_paused, primary
+from conftest import on_host, pg_version, primary
+from test_switchover_preflight import refused
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): stops a standby and a PgBouncer.
 LAB_USES = {"database": "exclusive", "primary": "exclusive"}
-
-BOUNCERS = ["app1", "app2", "worker1"]
-
-
-def refused(*extra):
-    before = primary()
-    rc, out = playbook("playbooks/switchover.yml", *extra, timeout=300)
-    assert rc != 0
-    assert primary() == before
-    assert not pools_paused()
-    return out
-
-
-def test_the_current_primary_as_target_is_refused():
-    out = refused("-e", f"switchover_target={primary()}")
-    assert "is already the primary" in out
-
-
-def test_a_target_outside_the_cluster_is_refused():
-    out = refused("-e", "switchover_target=app1")
-    assert "is not a member of group 'postgres'" in out
 
 
 @pytest.fixture
@@ -47,24 +27,6 @@ def test_no_healthy_standby_stops_before_pause(standby_down):
 
 
 @pytest.fixture
-def long_transaction():
-    host = primary()
-    on_host(host, "runuser -u postgres -- sh -c \"psql -Xqc 'BEGIN; SELECT pg_sleep(120); COMMIT' >/dev/null 2>&1 &\"")
-    yield host
-    on_host(
-        host,
-        'runuser -u postgres -- psql -XAtqc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
-        "WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()\"",
-    )
-
-
-def test_a_long_transaction_on_the_primary_stops_before_pause(long_transaction):
-    out = " ".join(refused("-e", "switchover_max_xact_seconds=1").split())
-    assert "more than switchover_max_xact_seconds=1" in out
-    assert "application 'psql'" in out
-
-
-@pytest.fixture
 def one_bouncer_down():
     on_host("app2", "systemctl stop pgbouncer")
     yield "app2"
@@ -75,19 +37,3 @@ def test_a_pgbouncer_that_is_down_stops_the_switchover_before_any_pause(one_boun
     out = " ".join(refused().split())
     assert "Could not connect to the PgBouncer admin console" in out
     assert "Launch PAUSE" not in out  # refused in the preflight, nothing launched
-
-
-def test_switchover_in_check_mode_reports_the_plan_and_keeps_the_primary():
-    before = primary()
-    configs = {host: on_host(host, "md5sum /etc/pgbouncer/pgbouncer.ini") for host in BOUNCERS}
-    rc, out = playbook("playbooks/switchover.yml", "--check", "--diff", timeout=300)
-    assert rc == 0, out[-3000:]
-    assert "would_promote" in out
-    assert f"would_demote: {before} " in out
-    assert primary() == before
-    for host in BOUNCERS:
-        assert not pools_paused(host)
-        assert on_host(host, "md5sum /etc/pgbouncer/pgbouncer.ini") == configs[host]
-        assert on_host(host, "test -e /etc/pgbouncer/pgbouncer.ini.next && echo staged || echo none") == "none"
-    slots = on_host(before, "runuser -u postgres -- psql -XAtqc 'SELECT slot_name FROM pg_replication_slots'")
-    assert "webstack_switchover_rewind" not in slots

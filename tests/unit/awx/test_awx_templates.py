@@ -120,7 +120,7 @@ def test_a_launch_needs_only_what_the_survey_says_is_required(template):
 
 def test_an_unknown_drill_kind_is_refused_at_launch():
     # AWX refuses an answer outside a multiple choice question's choices; the playbook checks again
-    # (tests/lab/test_dr_drill.py) for a value that comes another way (extra variables).
+    # (tests/lab/test_dr_drill_preflight.py) for a value that comes another way (extra variables).
     errors = awxjob.launch_errors(by_name("webstack DR drill"), {"drill_kind": "meteor"})
     assert len(errors) == 1 and "meteor" in errors[0], errors
 
