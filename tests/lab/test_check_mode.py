@@ -1,7 +1,7 @@
 """Check mode (`--check`, AWX's check job) runs clean on the converged lab: site.yml reports no change.
 
-(deploy.yml and switchover.yml in check mode are test_deploy.py's and test_switchover_preflight.py's: they need only their
-own tiers, so they run beside other tests; this one needs a lab that nothing else changes.)
+(deploy.yml and switchover.yml in check mode are test_deploy.py's and test_switchover_preflight.py's: they need only
+their own tiers, so they run beside other tests; this one needs a lab that nothing else changes.)
 """
 
 import re
