@@ -34,7 +34,7 @@ ETCDCTL = (
     "etcdctl --endpoints=https://$(hostname -I | cut -d' ' -f1):2379 --cacert=/etc/etcd/tls/ca.crt "
     "--cert=/etc/etcd/tls/member.crt --key=/etc/etcd/tls/member.key"
 )
-PATRONICTL = "runuser -u postgres -- patronictl -c /etc/patroni/17-main.yml"
+PATRONICTL = f"runuser -u postgres -- patronictl -c {PATRONI_CONFIG}"
 SEEN: dict = {}
 
 
