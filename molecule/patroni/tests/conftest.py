@@ -26,6 +26,7 @@ CA = "/etc/etcd/tls/ca.crt"  # the scenario's one CA: etcd's members and the dat
 RESTAPI_AUTH = "patroni:molecule-restapi-secret-0"
 BOUNCER_ADMIN = ("pgbouncer_admin", "molecule-pgbouncer-admin-0")
 SHOP = ("shop", "molecule-shop-secret-000")
+STANZA = "molecule"  # pgBackRest's stanza (molecule.yml's backup_stanza)
 
 
 def address(host):
@@ -153,6 +154,24 @@ class Cluster:
 
     def dcs_config(self):
         return yaml.safe_load(self.patronictl("show-config").stdout)
+
+    def pgbackrest(self, member, *args):
+        return self.hosts[member].run(f"runuser -u postgres -- pgbackrest --stanza={STANZA} {' '.join(args)}")
+
+    def backup_labels(self, member) -> list[str]:
+        """The stanza's backups, oldest first, as pgBackRest on the member lists them."""
+        info = self.pgbackrest(member, "--output=json", "info")
+        assert info.rc == 0, info.stderr
+        return [backup["label"] for backup in json.loads(info.stdout)[0]["backup"]]
+
+    def archives(self, member, timeout=90):
+        """Switch the member to a new WAL segment; true once the one holding everything before is archived."""
+        segment = self.sql(member, "SELECT pg_walfile_name(pg_current_wal_lsn())").stdout.strip()
+        self.sql(member, "SELECT pg_switch_wal()")
+        return wait_for(
+            lambda: self.sql(member, "SELECT last_archived_wal FROM pg_stat_archiver").stdout.strip() >= segment,
+            timeout,
+        )
 
 
 class Bouncer:

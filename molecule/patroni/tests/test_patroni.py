@@ -62,7 +62,7 @@ def test_switchover_to_the_replica_and_the_old_leader_rejoins(cluster):
 
 def test_failover_when_the_leaders_host_freezes(cluster):
     """The leader's container is frozen (podman pause): it neither renews its key nor answers. The replica must
-    lead within ttl + loop_wait seconds; the old leader rejoins as a replica when it thaws."""
+    lead within ttl + loop_wait seconds and archive; the old leader rejoins as a replica when it thaws."""
     config = cluster.dcs_config()
     bound = config["ttl"] + config["loop_wait"]
     old = cluster.leader()
@@ -83,6 +83,8 @@ def test_failover_when_the_leaders_host_freezes(cluster):
     assert seconds <= bound, f"{new} led after {seconds:.1f} s, more than ttl + loop_wait = {bound} s"
     assert wait_for(lambda: cluster.streams_from_leader(old), 120), cluster.members()
     assert cluster.leader() == new
+    # The promoted member archives (the backup role's archive_command is on every member).
+    assert cluster.archives(new), cluster.sql(new, "SELECT * FROM pg_stat_archiver").stdout
 
 
 @pytest.fixture(scope="module", autouse=True)

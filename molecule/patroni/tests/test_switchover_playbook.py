@@ -2,7 +2,8 @@
 the cluster, and a switchover under pgbench through PgBouncer, with each switchover_patroni_method, fails no
 transaction, makes the target the leader and the old leader its streaming replica. The pause and pgbench's failed
 count are printed; with maintenance (the default) the pause is under 1 s (below). The cluster is not left paused,
-Patroni's leader key names the new leader and the leader watcher runs again, agreeing with PgBouncer. Runs after
+Patroni's leader key names the new leader and the leader watcher runs again, agreeing with PgBouncer; pgBackRest's
+check and the timers' backups follow the new leader. Runs after
 test_pgbouncer_follow.py, on whatever it left leading."""
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ def test_switchover_under_pgbench_fails_no_transaction(cluster, bouncer, pgbench
     assert wait_for(lambda: cluster.streams_from_leader(old), 60), cluster.members()
     sender = cluster.sql(old, "SELECT sender_host FROM pg_stat_wal_receiver").stdout.strip()
     assert sender == address(cluster.hosts[new])
+    # Archiving and the timers' backups follow the leader: the playbook's pgBackRest check ran on the new leader, which
+    # archives; the timers' service backs up there and exits 0 on the old leader.
+    checked = [r for r in task_results(output, "Check that WAL reaches the repository") if not r.get("skipped")]
+    assert len(checked) == 1 and checked[0]["cmd"][-1] == "check" and checked[0]["rc"] == 0, checked
+    assert cluster.archives(new)
+    labels = cluster.backup_labels(new)
+    cluster.hosts[old].check_output("systemctl start webstack-backup@incr.service")
+    assert cluster.backup_labels(new) == labels
+    cluster.hosts[new].check_output("systemctl start webstack-backup@incr.service")
+    assert len(cluster.backup_labels(new)) == len(labels) + 1
 
 
 def test_pgbouncer_paused_under_a_second():

@@ -1,6 +1,6 @@
 """The molecule instances are made like the lab's hosts: the capabilities lab/lab.sh gives them for systemd's service
-sandboxes, so that a unit sandboxed in one is sandboxed in the other (docs/lab.md, "Debian 13 (trixie)"), and the
-same Debian release when WEBSTACK_LAB_RELEASE is not set."""
+sandboxes (and NET_ADMIN for their firewall, where a scenario runs it), so that a unit sandboxed in one is sandboxed in
+the other (docs/lab.md, "Debian 13 (trixie)"), and the same Debian release when WEBSTACK_LAB_RELEASE is not set."""
 
 import re
 from pathlib import Path
@@ -35,11 +35,15 @@ def test_the_lab_runs_the_current_stable_release_unless_told_otherwise():
     assert lab_default_release() == "trixie"
 
 
+def test_the_lab_lets_its_hosts_manage_their_own_firewall():
+    assert "--cap-add NET_ADMIN ${SANDBOX_CAPABILITIES[*]/#/--cap-add }" in LAB_SH
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_molecule_instance_gets_the_same_capabilities(scenario):
-    assert [platform.get("capabilities") for platform in platforms(scenario)] == [lab_capabilities()] * len(
-        platforms(scenario)
-    )
+    """The sandboxes' capabilities, and NET_ADMIN where a scenario runs the firewall role (as every lab host has it)."""
+    sandbox = [[c for c in platform.get("capabilities") or [] if c != "NET_ADMIN"] for platform in platforms(scenario)]
+    assert sandbox == [lab_capabilities()] * len(platforms(scenario))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
