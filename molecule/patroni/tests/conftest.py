@@ -165,8 +165,10 @@ class Cluster:
         return [backup["label"] for backup in json.loads(info.stdout)[0]["backup"]]
 
     def archives(self, member, timeout=90):
-        """Switch the member to a new WAL segment; true once the one holding everything before is archived."""
-        segment = self.sql(member, "SELECT pg_walfile_name(pg_current_wal_lsn())").stdout.strip()
+        """Write a WAL record and switch the member to a new segment; true once the one holding it is archived. (An
+        idle server at a segment's start switches nothing: hence the record.)"""
+        write = "SELECT pg_walfile_name(pg_create_restore_point('webstack archive probe'))"
+        segment = self.sql(member, write).stdout.strip()
         self.sql(member, "SELECT pg_switch_wal()")
         return wait_for(
             lambda: self.sql(member, "SELECT last_archived_wal FROM pg_stat_archiver").stdout.strip() >= segment,
