@@ -167,13 +167,17 @@ class Cluster:
     def archives(self, member, timeout=90):
         """Write a WAL record and switch the member to a new segment; true once the one holding it is archived. (An
         idle server at a segment's start switches nothing: hence the record.)"""
-        write = "SELECT pg_walfile_name(pg_create_restore_point('webstack archive probe'))"
-        segment = self.sql(member, write).stdout.strip()
-        self.sql(member, "SELECT pg_switch_wal()")
-        return wait_for(
-            lambda: self.sql(member, "SELECT last_archived_wal FROM pg_stat_archiver").stdout.strip() >= segment,
-            timeout,
-        )
+        write = self.sql(member, "SELECT pg_walfile_name(pg_create_restore_point('webstack archive probe'))")
+        segment = write.stdout.strip()
+        assert write.rc == 0 and re.fullmatch("[0-9A-F]{24}", segment), write.stdout + write.stderr
+        assert self.sql(member, "SELECT pg_switch_wal()").rc == 0
+
+        def archived():
+            # Only a segment's name compares: a .history, .partial or .backup file may be the last archived.
+            last = self.sql(member, "SELECT last_archived_wal FROM pg_stat_archiver").stdout.strip()
+            return re.fullmatch("[0-9A-F]{24}", last) is not None and last >= segment
+
+        return wait_for(archived, timeout)
 
 
 class Bouncer:

@@ -1,6 +1,8 @@
-"""Patroni: one leader and a streaming replica, an authenticated REST API, a switchover, and a failover within
-ttl + loop_wait seconds of the leader's host freezing. The tests run in this order and leave a healthy cluster."""
+"""Patroni: one leader and a streaming replica, an authenticated REST API, the node exporter reporting its units, a
+switchover, and a failover within ttl + loop_wait seconds of the leader's host freezing. The tests run in this order and
+leave a healthy cluster."""
 
+import re
 import subprocess
 import time
 
@@ -49,6 +51,16 @@ def test_the_rest_api_refuses_changes_without_credentials(cluster):
     assert cluster.api_status(member, "/reload", "POST") == 401
     assert cluster.api_status(member, "/reload", "POST", auth="patroni:not-the-password") == 401
     assert cluster.api_status(member, "/reload", "POST", auth=RESTAPI_AUTH) == 202
+
+
+def test_the_node_exporter_reports_patroni_and_etcd(cluster):
+    """site.yml's exporters play: the node exporter of each member exports the state of Patroni's and etcd's units."""
+    for host in cluster.hosts.values():
+        metrics = host.check_output(f"curl -s http://{address(host)}:9100/metrics")
+        patroni = host.check_output("systemctl list-units 'patroni@*' --plain --no-legend | cut -d' ' -f1")
+        for unit in (patroni, "etcd.service"):
+            active = rf'node_systemd_unit_state\{{name="{re.escape(unit)}",state="active"[^}}]*\}} 1'
+            assert re.search(active, metrics), f"{unit} is not exported as active"
 
 
 def test_switchover_to_the_replica_and_the_old_leader_rejoins(cluster):

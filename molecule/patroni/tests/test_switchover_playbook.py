@@ -98,6 +98,9 @@ def test_switchover_under_pgbench_fails_no_transaction(cluster, bouncer, pgbench
     checked = [r for r in task_results(output, "Check that WAL reaches the repository") if not r.get("skipped")]
     assert len(checked) == 1 and checked[0]["cmd"][-1] == "check" and checked[0]["rc"] == 0, checked
     assert cluster.archives(new)
+    # The promotion's restore_command set-aside (postgresql.auto.conf) is gone: Patroni's recovery_conf rules again.
+    auto_conf = "SELECT count(*) FROM pg_file_settings WHERE name = 'restore_command' AND sourcefile LIKE '%auto.conf'"
+    assert cluster.sql(new, auto_conf).stdout.strip() == "0"
     labels = cluster.backup_labels(new)
     cluster.hosts[old].check_output("systemctl start webstack-backup@incr.service")
     assert cluster.backup_labels(new) == labels
