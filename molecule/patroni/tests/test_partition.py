@@ -5,7 +5,8 @@ stop accepting writes within ttl (Patroni demotes it when it cannot renew its ke
 recorded writes must show the members' acknowledged writes one after the other, never both in the same moment.
 Healed, the old leader rejoins as a replica of the new one (Patroni's pg_rewind where its WAL diverged).
 The seconds to the last write the old leader took, to the first the new leader took, and to the rejoin, the
-acknowledged writes the new leader does not hold, and whether Patroni rewound are printed."""
+acknowledged writes the new leader does not hold, whether Patroni rewound, and what the old leader's server was at the
+heal (primary, in recovery, or not answering: still shutting down) are printed."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from conftest import ETCD_ONLY, address, wait_for
 
 TABLE = "partition_probe"
 # The object store is on the etcd-only host, cut off too. A primary's shutdown archives up to its end: the old leader's
-# archiver tries its last segment up to 3 times (PostgreSQL's NUM_ARCHIVE_RETRIES), each archive-push waiting up to
-# pgBackRest's archive-timeout (60 s, its default) for the store, before the server exits and Patroni restarts it as
-# a replica. It takes no write meanwhile (it is shutting down): the bound on that is ttl, asserted below.
-ARCHIVE_WAIT = 3 * 60
+# archiver retries its last segment, each pgBackRest archive-push waiting up to archive-timeout (60 s) for the store,
+# before the server exits and Patroni restarts it as a replica: 62 s to 4 minutes after the cut in the runs of
+# 2026-12-06. It takes no write meanwhile (it is shutting down), which is what the drill asserts; the heal then lets
+# the archive through, and the rejoin waits for it.
+REJOIN_SECONDS = 300
 WRITER = "/tmp/member_writer.py"  # postgres runs it: /root is not its to read
 
 
@@ -88,14 +90,13 @@ def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_o
     start = time.time()
     partition()
     try:
-        demoted = wait_for(lambda: in_recovery(cluster, old), ttl + loop_wait + ARCHIVE_WAIT + 30, interval=0.5)
-        demoted_at = time.time()
         led = wait_for(lambda: cluster.api_status(new, "/primary") == 200, ttl + loop_wait + 30, interval=0.5)
         time.sleep(5)  # both writers keep trying while the partition lasts
+        old_at_heal = server_state(cluster, old)
     finally:
         heal()
     healed = time.time()
-    rejoined = wait_for(lambda: cluster.streams_from_leader(old), 180)
+    rejoined = wait_for(lambda: cluster.streams_from_leader(old), REJOIN_SECONDS)
     rejoined_at = time.time()
     time.sleep(3)
     for name in cluster.hosts:
@@ -118,7 +119,7 @@ def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_o
     )
     print(
         f"\npartition: {old} cut off from {new} and {ETCD_ONLY}; its last acknowledged write "
-        f"{last_old - start:.1f} s after the cut, its server up again in recovery after {demoted_at - start:.1f} s; "
+        f"{last_old - start:.1f} s after the cut, its server {old_at_heal} at the heal {healed - start:.1f} s after; "
         f"{new}'s first "
         f"acknowledged write {'none' if first_new is None else f'{first_new - start:.1f} s'} after the cut; "
         f"{old} streams again {rejoined_at - healed:.1f} s after the heal ({'rewound' if rewound else 'no rewind'}); "
@@ -126,7 +127,7 @@ def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_o
         f"{new}: {len(lost)}; order of the members that acknowledged: {runs} (ttl {ttl}, loop_wait {loop_wait}, "
         f"retry_timeout {config['retry_timeout']})"
     )
-    assert demoted, f"{old} was not back in recovery {ttl + loop_wait + ARCHIVE_WAIT + 30} s after the cut"
+    assert old_at_heal != "primary", f"{old} still took writes at the heal, {healed - start:.1f} s after the cut"
     assert last_old - start <= ttl, f"{old} acknowledged a write {last_old - start:.1f} s after the cut (ttl {ttl})"
     assert led and first_new is not None, cluster.members()
     assert runs == [old, new], runs
@@ -137,6 +138,8 @@ def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_o
     assert len(timelines) == 1, cluster.members()
 
 
-def in_recovery(cluster, member: str) -> bool:
+def server_state(cluster, member: str) -> str:
+    """'primary', 'in recovery', or 'not answering' (stopped, starting, shutting down), by the local socket."""
     result = cluster.sql(member, "SELECT pg_is_in_recovery()")
-    return result.rc == 0 and result.stdout.strip() == "t"
+    states = {"f": "primary", "t": "in recovery"}
+    return states.get(result.stdout.strip(), "not answering") if result.rc == 0 else "not answering"
