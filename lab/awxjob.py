@@ -6,7 +6,8 @@ Ported from AWX 24 (github.com/ansible/awx, awx/api/views/__init__.py `_validate
 awx/main/models/mixins.py `_survey_element_validation` and `_update_unified_job_kwargs`, awx/main/utils/ansible.py
 `skip_directory` and `could_be_playbook`, awx/main/tasks/jobs.py `build_private_data_dir`, `build_args`,
 `build_env`, `write_inventory_file`, awx/main/tasks/receptor.py): the checks of tests/unit/awx, and the job that
-tests/lab/test_awx_jobs.py runs through `ansible-runner` transmit | worker | process as AWX's receptor does.
+tests/lab/test_awx_jobs.py and test_awx_data_jobs.py run through `ansible-runner` transmit | worker | process as
+AWX's receptor does.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A job template runs through ansible-runner transmit | worker | process in AWX's job layout (lab/awxjob.py).
 
 Against this machine only (connection local): the layout's plumbing, the slice refusal and a playbook's own
-pre-checks. tests/lab/test_awx_jobs.py runs the templates against the lab.
+pre-checks. tests/lab/test_awx_jobs.py and test_awx_data_jobs.py run the templates against the lab.
 """
 
 import importlib.util

@@ -253,3 +253,62 @@ def writes_through_pgbouncer():
             result.committed, result.failed = map(int, out.split())
         result.rows = int(shop_sql(primary(), "SELECT count(*) FROM switchover_writes"))
         shop_sql(primary(), "DROP TABLE switchover_writes")
+
+
+# ---- the job templates of awx/controller.yml, run as AWX runs them (test_awx_jobs, test_awx_data_jobs)
+
+_AWXJOB = importlib.util.spec_from_file_location("awxjob", REPO / "lab" / "awxjob.py")
+awxjob = importlib.util.module_from_spec(_AWXJOB)
+_AWXJOB.loader.exec_module(awxjob)
+
+AWX_CONTROLLER = yaml.safe_load((REPO / "awx" / "controller.yml").read_text())
+AWX_TEMPLATES = {template["name"]: template for template in AWX_CONTROLLER["controller_templates"]}
+AWX_SCHEDULES = {schedule["name"]: schedule for schedule in AWX_CONTROLLER["controller_schedules"]}
+
+
+@pytest.fixture(scope="module")
+def awx_inventory():
+    """The lab's inventory as AWX imports it, with the paths it takes from its own directory made absolute (an
+    imported inventory has no directory)."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "lab" / "ansible.cfg")}
+    exported = subprocess.run(
+        ["ansible-inventory", "--list", "--export"], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    exported = exported.replace("{{ inventory_dir }}/../..", str(REPO))
+    assert "inventory_dir" not in exported
+    return json.loads(exported)
+
+
+@pytest.fixture(scope="module")
+def awx_tarball(tmp_path_factory):
+    return awxjob.build_collection(REPO, tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture
+def launch(tmp_path, awx_tarball, awx_inventory):
+    """launch(template name, job id, **options): the job's result, run as AWX runs it (lab/awxjob.py)."""
+
+    def run(name, job_id, **kwargs):
+        return awxjob.launch(
+            AWX_TEMPLATES[name],
+            project=REPO,
+            collection_tarball=awx_tarball,
+            inventory=awx_inventory,
+            base=tmp_path,
+            job_id=job_id,
+            # the lab's Machine credential: the hosts' admin user (root has no SSH login there)
+            ssh_user="admin",
+            **kwargs,
+        )
+
+    return run
+
+
+def awx_results(job, event, task):
+    """The event data of a job's events of one kind for one task."""
+    return [e["event_data"] for e in job["events"] if e.get("event") == event and e["event_data"]["task"] == task]
+
+
+def awx_unclean(recap):
+    """Hosts that failed or were unreachable (none, for a clean job)."""
+    return {host: counts for host, counts in recap.items() if counts["failures"] or counts["dark"]}
