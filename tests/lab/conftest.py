@@ -312,3 +312,11 @@ def awx_results(job, event, task):
 def awx_unclean(recap):
     """Hosts that failed or were unreachable (none, for a clean job)."""
     return {host: counts for host, counts in recap.items() if counts["failures"] or counts["dark"]}
+
+
+def assert_awx_refused(job, refusal):
+    """The job failed with refusal among its failure messages, and no task changed anything."""
+    assert job["status"] == "failed"
+    assert [message for message in awxjob.failure_messages(job["events"]) if refusal in message], job["stdout"][-3000:]
+    changed = [e["event_data"]["task"] for e in job["events"] if e.get("event_data", {}).get("res", {}).get("changed")]
+    assert changed == []
