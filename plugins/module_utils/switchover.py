@@ -19,7 +19,6 @@ possible moment at least SAFETY_MARGIN seconds before the first bouncer's deadli
 Everything here but CriticalSection is a plain function, so that the bounds can be unit tested without hosts.
 """
 
-import contextlib
 import os
 import re
 import signal
@@ -262,16 +261,6 @@ SELECT current_setting('restore_command') AS command,
 """
 
 
-# restore_command is set aside when both the configuration files (the last postgresql.auto.conf entry wins) and the
-# session's running value say so.
-RESTORE_COMMAND_ASIDE_SQL = """
-SELECT current_setting('restore_command') = ''
-       AND coalesce((SELECT setting FROM pg_file_settings
-                      WHERE name = 'restore_command' AND sourcefile LIKE '%/postgresql.auto.conf'
-                      ORDER BY seqno DESC LIMIT 1), 'none') = '' AS aside
-"""
-
-
 def expand_restore_command(template, file_name, path):
     """restore_command with its placeholders filled in as PostgreSQL fills them (pure).
 
@@ -291,11 +280,8 @@ def fetch_from_archive(command, timeout):
     try:
         return lookup.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(lookup.pid, signal.SIGKILL)
-        # A process stuck in the kernel (a hung mount) dies only when it leaves it: do not wait for it.
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            lookup.wait(timeout=1)
+        os.killpg(lookup.pid, signal.SIGKILL)
+        lookup.wait()
         return None
 
 
