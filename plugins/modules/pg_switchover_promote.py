@@ -221,14 +221,6 @@ restore_command_set_aside:
   returned: always
   type: bool
   sample: true
-restore_command_set_aside_again:
-  description:
-    - Whether C(restore_command) had to be set aside a second time, just before the promotion, because something
-      had undone the first (Patroni, paused too, removes recovery settings from C(postgresql.auto.conf) when it
-      rewrites its configuration).
-  returned: always
-  type: bool
-  sample: false
 signals:
   description: The signal names seen on the old primary with the age of each in seconds.
   returned: always
@@ -323,7 +315,6 @@ class Promotion(CriticalSection):
         self.expected = self.params["bouncers"]
         self.target = describe_target(self.params)
         self.result["restore_command_set_aside"] = False
-        self.result["restore_command_set_aside_again"] = False
         self.local = None
         self.old = None
         self.replay_lsn = None
@@ -377,22 +368,6 @@ class Promotion(CriticalSection):
         fetch_one(self.local, "ALTER SYSTEM SET restore_command = ''")
         self.result["restore_command_set_aside"] = True
         fetch_one(self.local, "SELECT pg_reload_conf()")
-
-    def keep_restore_command_aside(self):
-        """Inside the pause, just before the promotion: is restore_command still set aside? Patroni, paused too,
-        compares a replica's recovery settings with its own at each cycle, and when it rewrites its configuration it
-        removes every recovery setting from postgresql.auto.conf: a cycle since set_aside_restore_command undoes it.
-        Then set it aside again, a few milliseconds, against the archive lookups (about 300 ms) it saves."""
-        if not self.result["restore_command_set_aside"] or self.restore_command_aside():
-            return
-        fetch_one(self.local, "ALTER SYSTEM SET restore_command = ''")
-        fetch_one(self.local, "SELECT pg_reload_conf()")
-        self.result["restore_command_set_aside_again"] = True
-        # The postmaster passes the reload on to every process: this session takes it before its next command.
-        poll_until(self.restore_command_aside, bool, time.monotonic() + 1, self.interval / 4)
-
-    def restore_command_aside(self):
-        return fetch_one(self.local, "SELECT current_setting('restore_command') = '' AS aside")["aside"]
 
     def put_back_restore_command(self):
         if not self.result["restore_command_set_aside"]:
@@ -463,7 +438,6 @@ class Promotion(CriticalSection):
     def promote(self):
         """4. Promote, and wait until the server accepts writes."""
         phase = time.monotonic()
-        self.keep_restore_command_aside()
         promoted = fetch_one(self.local, "SELECT pg_promote(wait => false) AS ok")["ok"]
         self.result["changed"] = True
         writable = promoted and poll_until(
