@@ -243,4 +243,4 @@ def test_an_archive_lookup_that_hangs_is_killed_with_what_it_started():
     # the shell starts a child that would outlive it: the whole session goes
     assert sw.fetch_from_archive("sleep 29.71 & sleep 29.71; wait", 0.3) is None
     assert time.monotonic() - started < 5
-    assert subprocess.run(["pgrep", "-f", "^sleep 29.71$"], capture_output=True, check=False).returncode == 1
+    assert subprocess.run(["pgrep", "-f", "^sleep 29.71$"], capture_output=True).returncode == 1
