@@ -19,10 +19,7 @@ possible moment at least SAFETY_MARGIN seconds before the first bouncer's deadli
 Everything here but CriticalSection is a plain function, so that the bounds can be unit tested without hosts.
 """
 
-import os
 import re
-import signal
-import subprocess
 import time
 
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
@@ -269,20 +266,6 @@ def expand_restore_command(template, file_name, path):
     """
     values = {"f": file_name, "p": path, "r": "000000010000000000000001", "%": "%"}
     return re.sub(r"%(.?)", lambda match: values.get(match.group(1), ""), template)
-
-
-def fetch_from_archive(command, timeout):
-    """Run an expanded restore_command as PostgreSQL runs it (through the shell), at most timeout seconds: its exit
-    status, or None when it did not end in time (then it and every process it started are killed)."""
-    lookup = subprocess.Popen(
-        command, shell=True, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        return lookup.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(lookup.pid, signal.SIGKILL)
-        lookup.wait()
-        return None
 
 
 def history_file_name(timeline):

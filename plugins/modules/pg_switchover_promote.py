@@ -73,19 +73,11 @@ options:
         about 300 ms, all of it inside the PgBouncer pause. The module already waits until the standby has
         replayed everything the old primary flushed, so the archive has nothing more to give.
       - When V(true) and C(restore_command) is set, the module runs it once for the next timeline's history file
-        first, before it waits for the PgBouncer hosts (bounded by O(archive_lookup_timeout)), and refuses when the
-        archive has one (another server already took that timeline). It then sets C(restore_command) to an empty
-        string (C(ALTER SYSTEM), reload) and puts it back as it was (reset, or the earlier C(ALTER SYSTEM)
-        value), with a reload, whatever the outcome.
+        before anything is paused, and refuses when the archive has one (another server already took that
+        timeline). It then sets C(restore_command) to an empty string (C(ALTER SYSTEM), reload) and puts it
+        back as it was (reset, or the earlier C(ALTER SYSTEM) value), with a reload, whatever the outcome.
     type: bool
     default: true
-  archive_lookup_timeout:
-    description:
-      - Seconds the lookup of O(promote_without_archive) may take. The PgBouncer hosts may already be pausing
-        while it runs, so an archive that does not answer must not hold their pause. Past this bound the lookup is
-        killed and the module refuses, before anything is promoted or set aside.
-    type: float
-    default: 5
   old_primary_stops:
     description:
       - The old primary is stopped by M(opsforge.webstack.pg_switchover_stop) once every PgBouncer host paused
@@ -269,7 +261,6 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
     critical_section_argument_spec,
     critical_section_params_error,
     expand_restore_command,
-    fetch_from_archive,
     history_file_name,
     server_error_hint,
     server_params,
@@ -285,7 +276,7 @@ NO_LAG_BOUND = 2**62
 
 def validate_params(params):
     """Error message for unusable options, else None (pure but for the look at the CA file)."""
-    bounds = critical_section_params_error(params, ("catchup_timeout", "archive_lookup_timeout"))
+    bounds = critical_section_params_error(params, ("catchup_timeout",))
     patroni = params.get("patroni")
     if not bounds and patroni and params.get("old_primary_stops"):
         bounds = "patroni and old_primary_stops exclude each other (Patroni stops the old primary itself)."
@@ -342,15 +333,9 @@ class Promotion(CriticalSection):
     def next_timeline_in_archive(self, command):
         """Does the WAL archive hold the history file of the timeline this promotion would create?"""
         name = history_file_name(current_timeline(self.local, True) + 1)
-        limit = self.params["archive_lookup_timeout"]
         with tempfile.TemporaryDirectory(prefix="webstack-promote-") as scratch:
             path = os.path.join(scratch, name)
-            rc = fetch_from_archive(expand_restore_command(command, name, path), limit)
-            if rc is None:
-                self.refuse(
-                    f"the WAL archive did not answer the lookup of {name} (restore_command) within {limit:g} s "
-                    "(archive_lookup_timeout): check the archive's store (pgbackrest check) and run again."
-                )
+            rc, _out, _err = self.module.run_command(expand_restore_command(command, name, path), use_unsafe_shell=True)
             return name if rc == 0 and os.path.exists(path) else None
 
     def set_aside_restore_command(self):
@@ -577,7 +562,6 @@ def main():
         old_primary_host={"type": "str", "required": True},
         old_primary_port={"type": "int", "default": 5432},
         promote_without_archive={"type": "bool", "default": True},
-        archive_lookup_timeout={"type": "float", "default": 5},
         old_primary_stops={"type": "bool", "default": False},
         patroni={"type": "dict", "options": patroni_argument_spec()},
     )
