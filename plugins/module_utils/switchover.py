@@ -19,7 +19,11 @@ possible moment at least SAFETY_MARGIN seconds before the first bouncer's deadli
 Everything here but CriticalSection is a plain function, so that the bounds can be unit tested without hosts.
 """
 
+import contextlib
+import os
 import re
+import signal
+import subprocess
 import time
 
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
@@ -258,6 +262,16 @@ SELECT current_setting('restore_command') AS command,
 """
 
 
+# restore_command is set aside when both the configuration files (the last postgresql.auto.conf entry wins) and the
+# session's running value say so.
+RESTORE_COMMAND_ASIDE_SQL = """
+SELECT current_setting('restore_command') = ''
+       AND coalesce((SELECT setting FROM pg_file_settings
+                      WHERE name = 'restore_command' AND sourcefile LIKE '%/postgresql.auto.conf'
+                      ORDER BY seqno DESC LIMIT 1), 'none') = '' AS aside
+"""
+
+
 def expand_restore_command(template, file_name, path):
     """restore_command with its placeholders filled in as PostgreSQL fills them (pure).
 
@@ -266,6 +280,23 @@ def expand_restore_command(template, file_name, path):
     """
     values = {"f": file_name, "p": path, "r": "000000010000000000000001", "%": "%"}
     return re.sub(r"%(.?)", lambda match: values.get(match.group(1), ""), template)
+
+
+def fetch_from_archive(command, timeout):
+    """Run an expanded restore_command as PostgreSQL runs it (through the shell), at most timeout seconds: its exit
+    status, or None when it did not end in time (then it and every process it started are killed)."""
+    lookup = subprocess.Popen(
+        command, shell=True, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        return lookup.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(lookup.pid, signal.SIGKILL)
+        # A process stuck in the kernel (a hung mount) dies only when it leaves it: do not wait for it.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            lookup.wait(timeout=1)
+        return None
 
 
 def history_file_name(timeline):

@@ -73,11 +73,22 @@ options:
         about 300 ms, all of it inside the PgBouncer pause. The module already waits until the standby has
         replayed everything the old primary flushed, so the archive has nothing more to give.
       - When V(true) and C(restore_command) is set, the module runs it once for the next timeline's history file
-        before anything is paused, and refuses when the archive has one (another server already took that
-        timeline). It then sets C(restore_command) to an empty string (C(ALTER SYSTEM), reload) and puts it
-        back as it was (reset, or the earlier C(ALTER SYSTEM) value), with a reload, whatever the outcome.
+        first, before it waits for the PgBouncer hosts (bounded by O(archive_lookup_timeout)), and refuses when the
+        archive has one (another server already took that timeline). It then sets C(restore_command) to an empty
+        string (C(ALTER SYSTEM), reload) and puts it back as it was (reset, or the earlier C(ALTER SYSTEM)
+        value), with a reload, whatever the outcome.
+      - Just before the promotion it checks that the set-aside still holds, and makes it again when it does not
+        (Patroni, paused too, removes recovery settings from C(postgresql.auto.conf) when it rewrites its
+        configuration).
     type: bool
     default: true
+  archive_lookup_timeout:
+    description:
+      - Seconds the lookup of O(promote_without_archive) may take. The PgBouncer hosts may already be pausing
+        while it runs, so an archive that does not answer must not hold their pause. Past this bound the lookup is
+        killed and the module refuses, before anything is promoted or set aside.
+    type: float
+    default: 5
   old_primary_stops:
     description:
       - The old primary is stopped by M(opsforge.webstack.pg_switchover_stop) once every PgBouncer host paused
@@ -213,6 +224,14 @@ restore_command_set_aside:
   returned: always
   type: bool
   sample: true
+restore_command_set_aside_again:
+  description:
+    - Whether C(restore_command) had to be set aside a second time, just before the promotion, because something
+      had undone the first (Patroni, paused too, removes recovery settings from C(postgresql.auto.conf) when it
+      rewrites its configuration).
+  returned: always
+  type: bool
+  sample: false
 signals:
   description: The signal names seen on the old primary with the age of each in seconds.
   returned: always
@@ -254,6 +273,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     try_connect,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
+    RESTORE_COMMAND_ASIDE_SQL,
     RESTORE_COMMAND_SQL,
     STOPPED_SQL,
     CriticalSection,
@@ -261,6 +281,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
     critical_section_argument_spec,
     critical_section_params_error,
     expand_restore_command,
+    fetch_from_archive,
     history_file_name,
     server_error_hint,
     server_params,
@@ -276,7 +297,12 @@ NO_LAG_BOUND = 2**62
 
 def validate_params(params):
     """Error message for unusable options, else None (pure but for the look at the CA file)."""
-    bounds = critical_section_params_error(params, ("catchup_timeout",))
+    bounds = critical_section_params_error(params, ("catchup_timeout", "archive_lookup_timeout"))
+    if not bounds and params["archive_lookup_timeout"] >= params["signal_timeout"]:
+        bounds = (
+            f"archive_lookup_timeout ({params['archive_lookup_timeout']:g} s) must be shorter than signal_timeout "
+            f"({params['signal_timeout']:g} s): the lookup takes its time from the wait for the signals."
+        )
     patroni = params.get("patroni")
     if not bounds and patroni and params.get("old_primary_stops"):
         bounds = "patroni and old_primary_stops exclude each other (Patroni stops the old primary itself)."
@@ -306,13 +332,22 @@ class Promotion(CriticalSection):
         self.expected = self.params["bouncers"]
         self.target = describe_target(self.params)
         self.result["restore_command_set_aside"] = False
+        self.result["restore_command_set_aside_again"] = False
         self.local = None
         self.old = None
         self.replay_lsn = None
         self.restore_command_auto_conf = None
 
     def refuse(self, msg):
-        self.fail(f"Not promoting {self.target}: {msg} Nothing was changed; the old primary keeps serving.")
+        if self.params["old_primary_stops"]:
+            # pg_switchover_stop stops the old primary once every PgBouncer host paused, whatever this module does.
+            after = (
+                "Nothing was promoted; the old primary may be stopped already: the switchover role resumes Patroni, "
+                "which starts it again."
+            )
+        else:
+            after = "Nothing was changed; the old primary keeps serving."
+        self.fail(f"Not promoting {self.target}: {msg} {after}")
 
     def connect(self):
         self.local = connect(self.module)
@@ -333,9 +368,15 @@ class Promotion(CriticalSection):
     def next_timeline_in_archive(self, command):
         """Does the WAL archive hold the history file of the timeline this promotion would create?"""
         name = history_file_name(current_timeline(self.local, True) + 1)
+        limit = self.params["archive_lookup_timeout"]
         with tempfile.TemporaryDirectory(prefix="webstack-promote-") as scratch:
             path = os.path.join(scratch, name)
-            rc, _out, _err = self.module.run_command(expand_restore_command(command, name, path), use_unsafe_shell=True)
+            rc = fetch_from_archive(expand_restore_command(command, name, path), limit)
+            if rc is None:
+                self.refuse(
+                    f"the WAL archive did not answer the lookup of {name} (restore_command) within {limit:g} s "
+                    "(archive_lookup_timeout): check the archive's store (pgbackrest check) and run again."
+                )
             return name if rc == 0 and os.path.exists(path) else None
 
     def set_aside_restore_command(self):
@@ -353,6 +394,25 @@ class Promotion(CriticalSection):
         fetch_one(self.local, "ALTER SYSTEM SET restore_command = ''")
         self.result["restore_command_set_aside"] = True
         fetch_one(self.local, "SELECT pg_reload_conf()")
+
+    def keep_restore_command_aside(self, deadline):
+        """Inside the pause, just before the promotion: is restore_command still set aside? Patroni, paused too,
+        compares a replica's recovery settings with its own at each cycle, and when it rewrites its configuration it
+        removes every recovery setting from postgresql.auto.conf: a cycle since set_aside_restore_command undoes it.
+        Then set it aside again, a few milliseconds, against the archive lookups (about 300 ms) it saves."""
+        if not self.result["restore_command_set_aside"] or self.restore_command_aside():
+            return
+        fetch_one(self.local, "ALTER SYSTEM SET restore_command = ''")
+        fetch_one(self.local, "SELECT pg_reload_conf()")
+        self.result["restore_command_set_aside_again"] = True
+        # The postmaster passes the reload on to every process: this session takes it before its next command. At
+        # most a quarter of promote_wait, which the promotion's own wait counts from the same moment.
+        poll_until(self.restore_command_aside, bool, deadline, self.interval / 4)
+
+    def restore_command_aside(self):
+        """Set aside both in the files (Patroni may have rewritten them, its reload still on its way) and in what
+        this session runs with (the reload of the set-aside has arrived)."""
+        return fetch_one(self.local, RESTORE_COMMAND_ASIDE_SQL)["aside"]
 
     def put_back_restore_command(self):
         if not self.result["restore_command_set_aside"]:
@@ -423,6 +483,7 @@ class Promotion(CriticalSection):
     def promote(self):
         """4. Promote, and wait until the server accepts writes."""
         phase = time.monotonic()
+        self.keep_restore_command_aside(phase + self.params["promote_wait"] / 4)
         promoted = fetch_one(self.local, "SELECT pg_promote(wait => false) AS ok")["ok"]
         self.result["changed"] = True
         writable = promoted and poll_until(
@@ -562,6 +623,7 @@ def main():
         old_primary_host={"type": "str", "required": True},
         old_primary_port={"type": "int", "default": 5432},
         promote_without_archive={"type": "bool", "default": True},
+        archive_lookup_timeout={"type": "float", "default": 5},
         old_primary_stops={"type": "bool", "default": False},
         patroni={"type": "dict", "options": patroni_argument_spec()},
     )

@@ -1,6 +1,9 @@
 # Copyright: (c) 2026, opsforge developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+import subprocess
+import time
+
 import pytest
 from ansible_collections.opsforge.webstack.plugins.module_utils import switchover as sw
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import connection_kwargs
@@ -223,3 +226,21 @@ def test_a_clean_shutdown_gives_its_checkpoint():
 def test_anything_but_a_clean_shutdown_is_refused(text, fragment):
     location, why = sw.shutdown_checkpoint(sw.controldata_fields(text))
     assert location is None and fragment in why
+
+
+def test_an_archive_lookup_reports_its_exit_status_and_fetches_the_file(tmp_path):
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "00000003.history").write_text("2\t0/3000000\tno recovery target specified\n")
+    command = f"cp {tmp_path}/archive/%f %p"
+    fetched = tmp_path / "00000003.history"
+    assert sw.fetch_from_archive(sw.expand_restore_command(command, "00000003.history", str(fetched)), 5) == 0
+    assert fetched.read_text().startswith("2\t")
+    assert sw.fetch_from_archive(sw.expand_restore_command(command, "00000004.history", str(tmp_path / "x")), 5) != 0
+
+
+def test_an_archive_lookup_that_hangs_is_killed_with_what_it_started():
+    started = time.monotonic()
+    # the shell starts a child that would outlive it: the whole session goes
+    assert sw.fetch_from_archive("sleep 29.71 & sleep 29.71; wait", 0.3) is None
+    assert time.monotonic() - started < 5
+    assert subprocess.run(["pgrep", "-f", "^sleep 29.71$"], capture_output=True, check=False).returncode == 1

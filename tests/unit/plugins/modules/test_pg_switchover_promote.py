@@ -6,11 +6,25 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
 from ansible_collections.opsforge.webstack.plugins.modules import pg_switchover_promote as mod
 
 
-def test_validate_params_checks_the_shared_options(critical_section_options):
-    good = critical_section_options
+@pytest.fixture
+def promote_options(critical_section_options):
+    """Good values of the options validate_params reads: the critical section's and this module's own."""
+    return {**critical_section_options, "archive_lookup_timeout": 5}
+
+
+def test_validate_params_checks_the_shared_options(promote_options):
+    good = promote_options
     assert mod.validate_params(good) is None
     assert "catchup_timeout must be positive" in mod.validate_params({**good, "catchup_timeout": 0})
     assert "at least one PgBouncer host" in mod.validate_params({**good, "bouncers": []})
+
+
+def test_validate_params_keeps_the_archive_lookup_within_the_wait_for_the_signals(promote_options):
+    assert "archive_lookup_timeout must be positive" in mod.validate_params(
+        {**promote_options, "archive_lookup_timeout": 0}
+    )
+    error = mod.validate_params({**promote_options, "archive_lookup_timeout": 10})
+    assert error.startswith("archive_lookup_timeout (10 s) must be shorter than signal_timeout (10 s)")
 
 
 def test_old_primary_params_verify_the_old_primary():
@@ -83,8 +97,8 @@ PATRONI = {
 }
 
 
-def test_validate_params_accepts_patroni(critical_section_options):
-    assert mod.validate_params({**critical_section_options, "patroni": PATRONI}) is None
+def test_validate_params_accepts_patroni(promote_options):
+    assert mod.validate_params({**promote_options, "patroni": PATRONI}) is None
 
 
 @pytest.mark.parametrize(
@@ -94,11 +108,11 @@ def test_validate_params_accepts_patroni(critical_section_options):
         ({"api_url": "http://10.0.0.11:8008"}, "api_url must be https://"),
     ],
 )
-def test_validate_params_rejects_patroni(critical_section_options, change, fragment):
-    assert fragment in mod.validate_params({**critical_section_options, "patroni": {**PATRONI, **change}})
+def test_validate_params_rejects_patroni(promote_options, change, fragment):
+    assert fragment in mod.validate_params({**promote_options, "patroni": {**PATRONI, **change}})
 
 
-def test_validate_params_refuses_patroni_with_a_stopped_old_primary(critical_section_options):
-    error = mod.validate_params({**critical_section_options, "old_primary_stops": True, "patroni": PATRONI})
+def test_validate_params_refuses_patroni_with_a_stopped_old_primary(promote_options):
+    error = mod.validate_params({**promote_options, "old_primary_stops": True, "patroni": PATRONI})
     assert "patroni and old_primary_stops exclude each other" in error
-    assert mod.validate_params({**critical_section_options, "old_primary_stops": True}) is None
+    assert mod.validate_params({**promote_options, "old_primary_stops": True}) is None
