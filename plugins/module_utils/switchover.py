@@ -16,7 +16,13 @@ pause is young enough that no bouncer can have given up and resumed on the old p
 so max_pause_age = pause_timeout - pause_wait - promote_wait - SAFETY_MARGIN keeps the promoter's last
 possible moment at least SAFETY_MARGIN seconds before the first bouncer's deadline.
 
-Everything here but CriticalSection is a plain function, so that the bounds can be unit tested without hosts.
+The restore drill's snapshot uses the same barrier and signals under names of its own (HOLD_READY_PREFIX,
+HOLD_SIGNAL_PREFIX): pgbouncer_hold pauses, signals and waits on its connection to the primary until the primary's
+side (pg_table_checksums with hold_bouncers) has fixed its snapshot and cancels those waits (release_holds), at
+which moment every PgBouncer host resumes.
+
+Everything here but CriticalSection and the barrier's wait is a plain function, so that the bounds can be unit tested
+without hosts.
 """
 
 import contextlib
@@ -40,6 +46,8 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
 
 SIGNAL_PREFIX = "webstack-switchover-paused:"
 READY_PREFIX = "webstack-switchover-ready:"
+HOLD_SIGNAL_PREFIX = "webstack-hold-paused:"
+HOLD_READY_PREFIX = "webstack-hold-ready:"
 # PostgreSQL keeps NAMEDATALEN - 1 = 63 bytes of application_name.
 MAX_SIGNAL_NAME = 63 - len(SIGNAL_PREFIX)
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -129,31 +137,68 @@ def server_error_hint(params, error, host):
     return tls_failure_hint(error, tls["ssl_mode"], tls["ca_cert"], host, tls["ca_option"])
 
 
-def signal_application_name(name):
+def signal_application_name(name, prefix=SIGNAL_PREFIX):
     """The application_name a PgBouncer host holds on the old primary while it is paused (pure)."""
-    return SIGNAL_PREFIX + name
+    return prefix + name
 
 
-def ready_application_name(name):
+def ready_application_name(name, prefix=READY_PREFIX):
     """The application_name a PgBouncer host holds on the old primary while it waits at the barrier (pure)."""
-    return READY_PREFIX + name
+    return prefix + name
 
 
 def _like(prefix):
     return prefix.replace("_", r"\_") + "%"
 
 
-def signals_query_args():
-    return {"offset": len(SIGNAL_PREFIX) + 1, "pattern": _like(SIGNAL_PREFIX)}
+def signals_query_args(prefix=SIGNAL_PREFIX):
+    return {"offset": len(prefix) + 1, "pattern": _like(prefix)}
 
 
-def peers_query_args():
-    return {"ready": _like(READY_PREFIX), "paused": _like(SIGNAL_PREFIX)}
+def peers_query_args(ready=READY_PREFIX, paused=SIGNAL_PREFIX):
+    return {"ready": _like(ready), "paused": _like(paused)}
+
+
+# The primary's side of a hold cancels the wait (pg_sleep) of every paused PgBouncer host: each one resumes at once.
+# A cancel, not pg_terminate_backend(): the client then gets an error it can tell from a lost server.
+RELEASE_HOLDS_SQL = """
+SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) AS released
+  FROM pg_stat_activity
+ WHERE application_name LIKE %(pattern)s
+"""
+# The SQLSTATE of a cancelled statement (query_canceled); the PgBouncer side's statement_timeout ends after its wait.
+QUERY_CANCELED = "57014"
+
+
+def release_holds(conn):
+    """Cancel every held PgBouncer host's wait (conn: the primary, a role that may signal them); how many."""
+    return fetch_all(conn, RELEASE_HOLDS_SQL, {"pattern": _like(HOLD_SIGNAL_PREFIX)})[0]["released"]
 
 
 def barrier_missing(peers, seen):
     """The peers not yet at the barrier (pure): peers is every PgBouncer host, seen the names found there."""
     return sorted(set(peers) - set(seen))
+
+
+def peers_ready(conn, ready=READY_PREFIX, paused=SIGNAL_PREFIX):
+    """Signal names at the barrier or past it, as seen on conn (the server the PgBouncer hosts signal on)."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(PEERS_SQL, peers_query_args(ready, paused))
+        return {row[0] for row in cursor.fetchall()}
+    finally:
+        cursor.close()
+
+
+def wait_for_peers(conn, params, ready=READY_PREFIX, paused=SIGNAL_PREFIX):
+    """Wait at the barrier (params: peers, barrier_timeout, poll_interval_ms); the peers still missing when it gave
+    up (empty when all came)."""
+    return poll_until(
+        lambda: barrier_missing(params["peers"], peers_ready(conn, ready, paused)),
+        lambda missing: not missing,
+        time.monotonic() + params["barrier_timeout"],
+        params["poll_interval_ms"] / 1000.0,
+    )
 
 
 def signal_name_error(name):

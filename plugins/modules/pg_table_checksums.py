@@ -18,6 +18,12 @@ description:
   - With O(ready_file), writes that file on the host once the snapshots are taken and the restore point exists,
     before the tables are read, so that a caller running this module asynchronously can resume the writers
     while the checksums are computed.
+  - With O(hold_bouncers), the writers are paused by the module's other half,
+    M(opsforge.webstack.pgbouncer_hold), on every PgBouncer host; this module waits until each of them signals on
+    this server that it paused, takes the snapshots and the restore point, and then releases them all at once
+    (it cancels their waits), before the tables are read. The pause lasts from the last PAUSE to that
+    release, milliseconds with no Ansible task in between. When a host does not signal within
+    O(hold_signal_timeout) seconds, the module releases the others and fails before any snapshot or restore point.
   - With O(compare_to), compares the tables with those of an earlier run (for example the source's, read on a
     restored copy) and reports every table that is missing, extra, or holds other rows.
   - Unlogged tables are listed in RV(unlogged_tables) and never checksummed, because recovery empties them.
@@ -59,6 +65,25 @@ options:
     description:
       - The RV(tables) of an earlier run to compare with.
     type: dict
+  hold_bouncers:
+    description:
+      - The signal names (usually inventory hostnames) of every PgBouncer host that holds its pools paused with
+        M(opsforge.webstack.pgbouncer_hold) for this snapshot; see the description. Empty holds nothing.
+      - Needs a login that may cancel other sessions' queries (a superuser, or a role granted
+        C(pg_signal_backend)).
+    type: list
+    elements: str
+    default: []
+  hold_timeout:
+    description:
+      - The O(opsforge.webstack.pgbouncer_hold#module:hold_timeout) the PgBouncer hosts use. The module acts only
+        while the oldest pause is at least 2 seconds short of it, and fails otherwise.
+    type: float
+    default: 10
+  hold_signal_timeout:
+    description: Seconds from the start of the module to wait for every host of O(hold_bouncers) to signal.
+    type: float
+    default: 20
 requirements:
   - psycopg2
 seealso:
@@ -157,6 +182,14 @@ comparison:
   type: dict
   sample: {"equal": false, "compared": 12, "differences": [{"database": "shop", "table": "public.orders",
            "problem": "row counts differ", "source_rows": 1200, "copy_rows": 1199}]}
+hold:
+  description:
+    - With O(hold_bouncers), the hold of the PgBouncer hosts; null without. C(signals) is each host's pause age in
+      seconds when the last one signalled, C(released) how many waits were cancelled, and C(held_ms) the
+      milliseconds from the last signal until the release (the snapshot and the restore point).
+  returned: always
+  type: dict
+  sample: {"signals": {"app1": 0.04, "app2": 0.03}, "released": 2, "held_ms": 41}
 elapsed_ms:
   description: Milliseconds from the first connection until every checksum was read.
   returned: always
@@ -164,6 +197,7 @@ elapsed_ms:
   sample: 840
 """
 
+import contextlib
 import json
 import os
 import tempfile
@@ -185,8 +219,18 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     fetch_all,
     fetch_one,
     new_module,
+    poll_until,
     postgres_common_argument_spec,
     psycopg2,
+)
+from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
+    HOLD_SIGNAL_PREFIX,
+    SAFETY_MARGIN,
+    SIGNALS_SQL,
+    release_holds,
+    signal_decision,
+    signal_name_error,
+    signals_query_args,
 )
 
 SIZE_SQL = "SELECT coalesce(sum(pg_database_size(name)), 0)::bigint AS size FROM unnest(%s::text[]) AS name"
@@ -221,6 +265,60 @@ def read_tables(conn):
     return tables, unlogged
 
 
+def validate_params(params):
+    """Error message for unusable options, else None (pure)."""
+    bouncers = params.get("hold_bouncers") or []
+    for name in bouncers:
+        error = signal_name_error(name)
+        if error:
+            return f"hold_bouncers: {error}."
+    if len(set(bouncers)) != len(bouncers):
+        return "hold_bouncers lists a name twice."
+    if params.get("hold_signal_timeout", 20) <= 0:
+        return f"hold_signal_timeout must be positive (got {params['hold_signal_timeout']})."
+    if params.get("hold_timeout", 10) < SAFETY_MARGIN + 1:
+        return (
+            f"hold_timeout ({params['hold_timeout']:g} s) leaves no time for the snapshot: the module acts only while "
+            f"the oldest pause is {SAFETY_MARGIN:g} s short of it, so give at least {SAFETY_MARGIN + 1:g} s."
+        )
+    return None
+
+
+class Holds:
+    """The primary's half of the hold (see module_utils/switchover.py): wait for every PgBouncer host's signal on
+    this server, then release them all. A hold that is not released ends by itself at the hosts' hold_timeout."""
+
+    def __init__(self, params, conn, start):
+        self.expected = params["hold_bouncers"]
+        self.conn = conn
+        self.deadline = start + params["hold_signal_timeout"]
+        self.timeout = params["hold_signal_timeout"]
+        self.age_limit = params["hold_timeout"] - SAFETY_MARGIN
+        self.report = {"signals": {}, "released": 0, "held_ms": None}
+        self.held_since = None
+
+    def read(self):
+        rows = fetch_all(self.conn, SIGNALS_SQL, signals_query_args(HOLD_SIGNAL_PREFIX))
+        self.report["signals"] = {row["name"]: round(float(row["age"] or 0.0), 3) for row in rows}
+        return signal_decision(self.expected, self.report["signals"], self.age_limit)
+
+    def wait(self):
+        """None once every host paused recently enough, else why the snapshot must not be taken."""
+        decision, detail = poll_until(self.read, lambda found: found[0] != "wait", self.deadline, 0.02)
+        self.held_since = time.monotonic()
+        if decision == "wait":
+            return f"PgBouncer on {', '.join(detail)} did not signal a pause within {self.timeout:g} s"
+        if decision == "late":
+            return f"the oldest pause is {detail:.1f} s old, too close to the hosts' hold_timeout"
+        return None
+
+    def release(self):
+        """Let every held host resume (also those that signalled when the wait failed)."""
+        self.report["released"] += release_holds(self.conn)
+        if self.held_since is not None and self.report["held_ms"] is None:
+            self.report["held_ms"] = elapsed_ms(self.held_since)
+
+
 def write_ready_file(path, content):
     """Write the file atomically (the caller polls for it)."""
     directory = os.path.dirname(path) or "."
@@ -238,15 +336,19 @@ def main():
         switch_wal={"type": "bool", "default": False},
         ready_file={"type": "path"},
         compare_to={"type": "dict"},
+        hold_bouncers={"type": "list", "elements": "str", "default": []},
+        hold_timeout={"type": "float", "default": 10},
+        hold_signal_timeout={"type": "float", "default": 20},
     )
-    module = new_module(argument_spec)
+    module = new_module(argument_spec, validate_params)
     params = module.params
     target = describe_target(params)
     start = time.monotonic()
 
     admin = connect(module)
-    result = {"changed": False, "restore_point": None}
+    result = {"changed": False, "restore_point": None, "hold": None}
     connections = {}
+    holds = Holds(params, admin, start) if params["hold_bouncers"] and not module.check_mode else None
     try:
         try:
             server = fetch_one(
@@ -261,6 +363,16 @@ def main():
                     msg=f"{target} is in recovery: a restore point can only be created on the primary. "
                     "Nothing was done."
                 )
+            if holds is not None:
+                result["hold"] = holds.report
+                refusal = holds.wait()
+                if refusal:
+                    holds.release()
+                    module.fail_json(
+                        msg=f"Not taking the snapshot on {target}: {refusal}. Every PgBouncer host was released "
+                        "(the others resume by themselves); no restore point was created.",
+                        **result,
+                    )
             snapshots = {}
             for database in databases:
                 connections[database], snapshots[database] = open_snapshot(module, database)
@@ -279,6 +391,8 @@ def main():
             before = next(iter(snapshots.values()), after)
             window = max([transactions_between(snapshot, after) for snapshot in snapshots.values()], default=0)
             result["snapshot"] = {"before": before, "after": after, "transactions_in_window": window}
+            if holds is not None:
+                holds.release()
             if params["ready_file"] and not module.check_mode:
                 write_ready_file(params["ready_file"], {"restore_point": result["restore_point"], "snapshot": before})
 
@@ -292,6 +406,10 @@ def main():
         for conn in connections.values():
             conn.rollback()
             conn.close()
+        if holds is not None and holds.report["held_ms"] is None:
+            # A failure before the release: the PgBouncer hosts must not wait for their hold_timeout.
+            with contextlib.suppress(psycopg2.Error):
+                holds.release()
         admin.close()
 
     result.update(

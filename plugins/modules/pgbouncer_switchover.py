@@ -188,10 +188,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     poll_until,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
-    PEERS_SQL,
-    barrier_missing,
     bounds_error,
-    peers_query_args,
     ready_application_name,
     server_error_hint,
     server_params,
@@ -199,6 +196,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
     signal_application_name,
     signal_name_error,
     switchover_credentials_argument_spec,
+    wait_for_peers,
 )
 
 if HAS_PSYCOPG2:
@@ -244,26 +242,6 @@ def server_kwargs(params, host, port, application_name):
     kwargs = connection_kwargs(server_params(params, host, port, connect_timeout=1))
     kwargs.update(application_name=application_name, options=STATEMENT_OPTIONS)
     return kwargs
-
-
-def peers_ready(conn):
-    """Signal names at the barrier or past it, as seen on the old primary."""
-    cursor = conn.cursor()
-    try:
-        cursor.execute(PEERS_SQL, peers_query_args())
-        return {row[0] for row in cursor.fetchall()}
-    finally:
-        cursor.close()
-
-
-def wait_for_peers(conn, params):
-    """Wait at the barrier; the peers still missing when it gave up (empty when all came)."""
-    return poll_until(
-        lambda: barrier_missing(params["peers"], peers_ready(conn)),
-        lambda missing: not missing,
-        time.monotonic() + params["barrier_timeout"],
-        params["poll_interval_ms"] / 1000.0,
-    )
 
 
 class TargetPoller:

@@ -15,6 +15,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -259,3 +260,45 @@ def stop_pgbouncer(pidfile):
         except ProcessLookupError:
             return
         time.sleep(0.1)
+
+
+def served_by(port=BOUNCER_PORT):
+    """(the port, in recovery) of the server PgBouncer hands a client of the database shop."""
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=port, user="postgres", password=SUPER_PW, dbname="shop", connect_timeout=5
+    )
+    conn.autocommit = True
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT inet_server_port(), pg_is_in_recovery()")
+        return cur.fetchone()
+    finally:
+        conn.close()
+
+
+class Writer(threading.Thread):
+    """Inserts one row per transaction through PgBouncer and counts what succeeded and what failed."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.ok = 0
+        self.errors = []
+
+    def run(self):
+        conn = psycopg2.connect(host="127.0.0.1", port=BOUNCER_PORT, user="postgres", password=SUPER_PW, dbname="shop")
+        conn.autocommit = True
+        cur = conn.cursor()
+        while not self.stop.is_set():
+            try:
+                cur.execute("INSERT INTO probe (client) VALUES (1)")
+                self.ok += 1
+            except psycopg2.Error as exc:
+                self.errors.append(str(exc).strip())
+                conn = psycopg2.connect(
+                    host="127.0.0.1", port=BOUNCER_PORT, user="postgres", password=SUPER_PW, dbname="shop"
+                )
+                conn.autocommit = True
+                cur = conn.cursor()
+            time.sleep(0.005)
+        conn.close()

@@ -1,12 +1,19 @@
 # Copyright: (c) 2026, opsforge developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pg_table_checksums against a real PostgreSQL 15 on loopback (pglab): one snapshot, a restore point, a comparison."""
+"""pg_table_checksums against a real PostgreSQL 15 on loopback (pglab): one snapshot, a restore point, a comparison;
+and the hold of PgBouncer around that snapshot (pgbouncer_hold beside pg_table_checksums, as dr_drill.yml runs them)
+while a client writes through PgBouncer."""
 
 import json
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
-from pglab import PG_BIN, PRIMARY_PORT, SUPER_PW, as_pg
+import pytest
+from pglab import PG_BIN, PRIMARY_PORT, SUPER_PW, Writer, as_pg, served_by
+
+HOLD_PW = "hold-Secret-42"
 
 
 def restore_points_in_wal(lab, segment):
@@ -128,3 +135,91 @@ def test_the_writer_records_acknowledged_commits_and_verify_finds_the_lost_ones(
     other = {**verify, "run_id": "it-other", "acknowledged": [], "cleanup": True}
     assert primary.module("pg_commit_writer", other)["changed"]
     assert primary.sql(PRIMARY_PORT, "SELECT to_regclass('webstack_drill_commits')") == [(None,)]
+
+
+@pytest.fixture
+def held(bouncer, primary):
+    """PgBouncer in front of node_a, the table the Writer fills, and the login a PgBouncer host signals with."""
+    primary.sql(PRIMARY_PORT, "CREATE ROLE switchover LOGIN CONNECTION LIMIT 5 PASSWORD %s", (HOLD_PW,))
+    primary.sql(PRIMARY_PORT, "CREATE TABLE probe (id bigserial PRIMARY KEY, client int)")
+    return bouncer
+
+
+def hold_args(admin, **extra):
+    login = {"switchover_user": "switchover", "switchover_password": HOLD_PW}
+    return {**admin, **login, "primary_host": "127.0.0.1", "primary_port": PRIMARY_PORT, "signal_name": "app1", **extra}
+
+
+def snapshot_and_hold(lab, snapshot, hold):
+    """The snapshot's side first, then the PgBouncer side, as dr_drill.yml launches them; both results."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        snapshotting = pool.submit(lab.module, "pg_table_checksums", snapshot)
+        time.sleep(0.5)
+        holding = pool.submit(lab.module, "pgbouncer_hold", hold)
+        return snapshotting.result(), holding.result()
+
+
+def hold_connections(lab):
+    query = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'webstack-hold-%%'"
+    return lab.sql(PRIMARY_PORT, query)[0][0]
+
+
+def test_a_snapshot_under_writes_holds_pgbouncer_only_while_it_is_fixed(primary, held):
+    writer = Writer()
+    writer.start()
+    time.sleep(1)
+    snapshot = {**primary.login(PRIMARY_PORT), "restore_point": "drill-it-hold", "hold_bouncers": ["app1"]}
+    fixed, hold = snapshot_and_hold(primary, snapshot, hold_args(held, peers=["app1"]))
+    time.sleep(0.5)
+    writer.stop.set()
+    writer.join(10)
+    assert not fixed.get("failed"), fixed
+    assert not hold.get("failed"), (hold.get("msg"), hold.get("module_stderr"), hold.get("timings"))
+    assert hold["released"] is True and hold["changed"] is True
+    assert set(hold["timings"]) == {"barrier", "pause", "hold", "resume"}
+    # Writers waited from PAUSE to RESUME, not for the checksums: a fraction of a second even on a busy machine.
+    assert hold["pause_ms"] < 1000, hold
+    assert fixed["hold"]["released"] == 1 and set(fixed["hold"]["signals"]) == {"app1"}
+    assert fixed["hold"]["held_ms"] < 1000
+    # The restore point holds exactly what the snapshot read: no write crossed it.
+    assert fixed["snapshot"]["transactions_in_window"] == 0
+    assert fixed["tables"]["postgres"]["public.probe"]["rows"] <= writer.ok
+    assert writer.errors == [] and writer.ok > 0
+    assert served_by() == (PRIMARY_PORT, False) and hold_connections(primary) == 0
+
+
+def test_a_hold_that_is_never_released_resumes_by_itself(primary, held):
+    started = time.monotonic()
+    hold = primary.module("pgbouncer_hold", hold_args(held, hold_timeout=3, pause_wait=1))
+    assert hold["failed"] and "did not release the hold within 3 s; resumed" in hold["msg"], hold
+    assert hold["released"] is False and 3000 <= hold["pause_ms"] < (time.monotonic() - started) * 1000
+    assert served_by() == (PRIMARY_PORT, False) and hold_connections(primary) == 0
+
+
+def test_no_snapshot_when_a_pgbouncer_never_pauses_and_the_others_are_released_at_once(primary, held):
+    snapshot = {
+        **primary.login(PRIMARY_PORT),
+        "restore_point": "drill-it-ghost",
+        "hold_bouncers": ["app1", "ghost"],
+        "hold_signal_timeout": 4,
+    }
+    refused, hold = snapshot_and_hold(primary, snapshot, hold_args(held, hold_timeout=30))
+    assert refused["failed"] and "PgBouncer on ghost did not signal a pause within 4 s" in refused["msg"], refused
+    assert "no restore point was created" in refused["msg"] and refused["restore_point"] is None
+    # app1 was let go when the snapshot gave up, long before its own hold_timeout.
+    assert hold["released"] is True and hold["pause_ms"] < 10000, hold
+    assert served_by() == (PRIMARY_PORT, False) and hold_connections(primary) == 0
+
+
+def test_check_mode_holds_nothing_and_bad_bounds_are_refused(primary, held):
+    checked = primary.module("pgbouncer_hold", hold_args(held), check=True)
+    assert not checked.get("failed") and "would pause" in checked["msg"] and "pause_ms" not in checked
+    refused = primary.module("pgbouncer_hold", hold_args(held, pause_wait=5, hold_timeout=5))
+    assert refused["failed"] and "pause_wait (5 s) must be shorter than hold_timeout (5 s)" in refused["msg"]
+    refused = primary.module("pgbouncer_hold", hold_args(held, switchover_password="wrong-password-00"))
+    assert refused["failed"] and "Cannot reach the primary 127.0.0.1" in refused["msg"]
+    assert "Nothing was paused." in refused["msg"]
+    snapshot = {**primary.login(PRIMARY_PORT), "hold_bouncers": ["app1"], "hold_timeout": 2}
+    refused = primary.module("pg_table_checksums", snapshot)
+    assert refused["failed"] and "hold_timeout (2 s) leaves no time for the snapshot" in refused["msg"]
+    assert served_by() == (PRIMARY_PORT, False) and hold_connections(primary) == 0

@@ -14,7 +14,6 @@ import datetime
 import ipaddress
 import os
 import pwd
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -24,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pglab import BOUNCER_PORT, PG_BIN, PRIMARY_PORT, REPL_PW, STANDBY_PORT, SUPER_PW, psycopg2, run
+from pglab import PG_BIN, PRIMARY_PORT, REPL_PW, STANDBY_PORT, Writer, psycopg2, run, served_by
 
 SWITCH_PW = "switch-Secret-4"
 # The login every module of the critical section uses on the database servers.
@@ -88,47 +87,6 @@ def both(lab, promote, pause):
         time.sleep(0.5)
         pausing = pool.submit(lab.module, "pgbouncer_switchover", pause)
         return promoting.result(), pausing.result()
-
-
-def served_by(port=BOUNCER_PORT):
-    conn = psycopg2.connect(
-        host="127.0.0.1", port=port, user="postgres", password=SUPER_PW, dbname="shop", connect_timeout=5
-    )
-    conn.autocommit = True
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT inet_server_port(), pg_is_in_recovery()")
-        return cur.fetchone()
-    finally:
-        conn.close()
-
-
-class Writer(threading.Thread):
-    """Inserts one row per transaction through PgBouncer and counts what succeeded and what failed."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.stop = threading.Event()
-        self.ok = 0
-        self.errors = []
-
-    def run(self):
-        conn = psycopg2.connect(host="127.0.0.1", port=BOUNCER_PORT, user="postgres", password=SUPER_PW, dbname="shop")
-        conn.autocommit = True
-        cur = conn.cursor()
-        while not self.stop.is_set():
-            try:
-                cur.execute("INSERT INTO probe (client) VALUES (1)")
-                self.ok += 1
-            except psycopg2.Error as exc:
-                self.errors.append(str(exc).strip())
-                conn = psycopg2.connect(
-                    host="127.0.0.1", port=BOUNCER_PORT, user="postgres", password=SUPER_PW, dbname="shop"
-                )
-                conn.autocommit = True
-                cur = conn.cursor()
-            time.sleep(0.005)
-        conn.close()
 
 
 def test_bad_arguments_are_rejected(lab, cluster):

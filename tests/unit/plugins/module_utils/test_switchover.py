@@ -30,6 +30,15 @@ def test_signals_query_args_escape_like_wildcards():
     assert args["offset"] == len("webstack-switchover-paused:") + 1
 
 
+def test_the_hold_of_the_restore_drill_signals_under_names_of_its_own():
+    assert sw.signals_query_args(sw.HOLD_SIGNAL_PREFIX)["pattern"] == "webstack-hold-paused:%"
+    assert sw.peers_query_args(sw.HOLD_READY_PREFIX, sw.HOLD_SIGNAL_PREFIX) == {
+        "ready": "webstack-hold-ready:%",
+        "paused": "webstack-hold-paused:%",
+    }
+    assert sw.signal_application_name("app1", sw.HOLD_SIGNAL_PREFIX) == "webstack-hold-paused:app1"
+
+
 def test_max_pause_age_keeps_the_margin():
     assert sw.max_pause_age(15, 3, 3) == 15 - 3 - 3 - sw.SAFETY_MARGIN
 
