@@ -5,10 +5,9 @@ Each job is laid out as AWX lays it out (lab/awxjob.py: env/extravars with the s
 variables, env/cmdline, an executable inventory script, project/ as a copy of the repository, the collection in
 requirements_collections) and runs through ansible-runner transmit | worker | process; its events are read back.
 The inventory is the lab's, exported as AWX would import it (conftest.awx_inventory). Only read-only or reversible
-jobs run: here the stack check, the site job (limited), the nightly backup check and the lab tests' restore drill
-(which needs a backup: a new lab has none before the backup check's), for real, and the deploy job's refusal (the
-deploy job reaches the app servers). The drill's snapshot pauses every PgBouncer for several seconds (8.2 s on a
-loaded lab): too long for the app tier's tests beside it.
+jobs run: here the stack check, the site job (limited), the nightly backup check (whose backup the restore drill of
+test_awx_data_jobs restores: a new lab has none before it), for real, and the deploy job's refusal (the deploy job
+reaches the app servers).
 """
 
 from conftest import (
@@ -18,17 +17,12 @@ from conftest import (
     awx_results,
     awx_unclean,
     awxjob,
-    on_host,
-    pg_version,
-    pools_paused,
     primary,
-    psql,
 )
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): places an order through every tier, runs
-# the site job, which must find nothing to change, backs up and restores a drill.
+# the site job, which must find nothing to change, and backs up.
 LAB_USES = dict.fromkeys(LAB_PARTS, "exclusive")
-PROBE = "webstack_drill_probe"
 
 
 def test_the_stack_check_job_places_an_order_and_reads_it_on_a_replica(launch):
@@ -67,46 +61,6 @@ def test_the_nightly_backup_check_job_backs_up_checks_and_lists_the_backups(laun
     backups = [line.split() for line in table["res"]["msg"][2:-1]]
     # pgBackRest takes a full backup when asked for an incremental one on a stanza with none yet (a fresh lab)
     assert backups[-1][1] == "incr" or (len(backups) == 1 and backups[-1][1] == "full"), table["res"]["msg"]
-
-
-def test_the_dr_drill_job_restores_every_table_at_its_restore_point_and_reports_rto_and_rpo(launch):
-    """The lab's one restore drill (test_dr_drill has the failover drill and the refusals): run as AWX runs it."""
-    host = primary()
-    psql(host, f"DROP TABLE IF EXISTS {PROBE}; CREATE TABLE {PROBE} (id int PRIMARY KEY, note text)")
-    psql(host, f"INSERT INTO {PROBE} SELECT n, md5(n::text) FROM generate_series(1, 500) AS n")
-
-    job = launch("webstack DR drill", 105)
-    assert job["status"] == "successful", awxjob.failure_messages(job["events"])
-    assert awx_unclean(awxjob.recap(job["events"])) == {}
-    # the job's directory goes when the job ends: the report stays as the job's artifacts
-    (stats,) = [e["event_data"] for e in job["events"] if e.get("event") == "playbook_on_stats"]
-    report = stats["artifact_data"]["dr_drill_report"]
-
-    assert report["drill_id"].startswith("dr-restore-") and report["status"] == "passed", report.get("message")
-    assert report["stopped_at"] is None and report["restore_point"]["name"] == report["drill_id"]
-    assert report["source"]["host"] == host and report["source"]["system_identifier"]
-    assert report["source"]["backup"]["label"]
-    assert report["tables"]["equal"] and report["tables"]["differences"] == []
-    assert report["tables"]["compared"] == report["source"]["tables"] >= 2
-    assert all(check["ok"] for check in report["checks"]), report["checks"]
-    assert "pg_amcheck (heap and all indexes)" in {check["name"] for check in report["checks"]}
-    assert report["measured"]["rpo_s"] == 0 and report["verdicts"]["rpo"] == "met"
-    for measured in ("fetch_and_restore_s", "wal_replay_s", "accepts_connections_s", "verification_s", "rto_s"):
-        assert report["measured"][measured] >= 0, measured
-    assert report["verdicts"]["rto"] == "met"
-    assert [step["name"] for step in report["steps"]] == [
-        "pre-checks",
-        "snapshot with PgBouncer paused",
-        "source checksums and the restore point archived",
-        "restore to the restore point",
-        "verification (tables and pg_amcheck)",
-    ]
-
-    # The copy is gone, PgBouncer serves again, the primary is where it was.
-    assert on_host("drill1", f"ls -A /var/lib/postgresql/{pg_version('drill1')}/main | wc -l") == "0"
-    assert not pools_paused()
-    assert primary() == host
-    psql(host, f"DROP TABLE {PROBE}")
 
 
 def test_a_release_that_does_not_exist_fails_in_the_deploy_jobs_own_checks_before_any_change(launch):
