@@ -112,6 +112,13 @@ def playbook(*args, timeout=900):
     return result.returncode, output
 
 
+def failure(output):
+    """A failed playbook's failed tasks (their lines: the module's message) and the end of its output, for an
+    assertion's message: the end alone is the recap, which names no failure."""
+    failed = [line for line in output.splitlines() if line.startswith(("fatal:", "failed:")) or "FAILED!" in line]
+    return "\n".join(failed)[-6000:] + "\n[...]\n" + output[-2000:]
+
+
 def site_load():
     """The deploy benchmark's load generator (tests/benchmarks/deploy_under_load.py) against lb1, paced for the tests:
     4 threads, each sending a request at most every 50 ms, to show that the site serves while a playbook runs. (The

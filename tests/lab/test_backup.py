@@ -7,7 +7,7 @@ cluster serving; the scratch host drill1 is overwritten by every restore.
 import subprocess
 import time
 
-from conftest import on_host, playbook, primary, psql, scratch_data_stamp, writes_through_pgbouncer
+from conftest import failure, on_host, playbook, primary, psql, scratch_data_stamp, writes_through_pgbouncer
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): switches over and back, restores onto drill1,
 # rewrites the store key.
@@ -44,7 +44,7 @@ def test_a_point_in_time_restore_onto_a_scratch_host_brings_back_exactly_the_row
     host = primary()
     psql(host, f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int PRIMARY KEY)")
     rc, out = playbook("playbooks/backup.yml", "-e", "backup_type=incr")
-    assert rc == 0, out[-3000:]
+    assert rc == 0, failure(out)
     psql(host, f"INSERT INTO {TABLE} SELECT generate_series(1, 50)")
     target = psql(host, "SELECT clock_timestamp()")
     time.sleep(1.5)
@@ -59,7 +59,7 @@ def test_a_point_in_time_restore_onto_a_scratch_host_brings_back_exactly_the_row
         assert time.monotonic() < deadline, "the object store did not come back within 60 s of its restart"
         time.sleep(1)
     rc, out = playbook("playbooks/restore.yml", "-e", "restore_host=drill1", "-e", f"restore_target_time='{target}'")
-    assert rc == 0, out[-3000:]
+    assert rc == 0, failure(out)
 
     restored = on_host("drill1", f"runuser -u postgres -- psql -XAtqc 'SELECT id FROM {TABLE} ORDER BY id'")
     assert [int(row) for row in restored.split()] == list(range(1, 51))
@@ -105,7 +105,7 @@ def test_a_wrong_store_key_is_refused_before_it_replaces_the_working_configurati
     on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack check")
     assert backup_labels(host) == labels
     rc, out = playbook("playbooks/site.yml", "--limit", "backup", "--tags", "backup")
-    assert rc == 0, out[-3000:]
+    assert rc == 0, failure(out)
 
 
 def test_a_switchover_there_and_back_under_writes_fails_none_loses_none_and_the_new_primary_archives_and_backs_up():
@@ -113,7 +113,7 @@ def test_a_switchover_there_and_back_under_writes_fails_none_loses_none_and_the_
     with writes_through_pgbouncer() as writes:
         old = primary()
         rc, out = playbook("playbooks/switchover.yml")
-        assert rc == 0, out[-3000:]
+        assert rc == 0, failure(out)
         assert "Check that its WAL reaches the repository" in out
         new = primary()
         assert new != old
@@ -129,7 +129,7 @@ def test_a_switchover_there_and_back_under_writes_fails_none_loses_none_and_the_
         assert len(backup_labels(new).split()) == len(labels.split()) + 1
         archived(new)
         rc, out = playbook("playbooks/switchover.yml")
-        assert rc == 0, out[-3000:]
+        assert rc == 0, failure(out)
         assert primary() == old
     assert writes.failed == 0, writes.errors[-3000:]
     assert writes.committed > 100, "the writers barely wrote"

@@ -6,7 +6,7 @@ their own tiers, so they run beside other tests; this one needs a lab that nothi
 
 import re
 
-from conftest import LAB_PARTS, playbook
+from conftest import LAB_PARTS, failure, playbook
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): needs a lab nothing else changes, for
 # site.yml in check mode to report no change.
@@ -22,7 +22,7 @@ def recap(out):
 
 def test_site_in_check_mode_changes_nothing_on_a_converged_lab():
     rc, out = playbook("playbooks/site.yml", "--check", "--diff")
-    assert rc == 0, out[-3000:]
+    assert rc == 0, failure(out)
     hosts = recap(out)
     assert set(hosts) >= {"lb1", "app1", "app2", "worker1", "db1", "db2", "cache1"}, out[-3000:]
     assert {host: counts for host, counts in hosts.items() if counts != (0, 0, 0)} == {}, out[-3000:]

@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 
-from conftest import REPO, on_host, playbook, release_of, site_load
+from conftest import REPO, failure, on_host, playbook, release_of, site_load
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): rolls releases through the app servers under
 # load.
@@ -45,7 +45,7 @@ def test_a_rolling_deploy_under_load_switches_every_server_and_can_go_back():
         load.start()
         rc, out = playbook("playbooks/deploy.yml", "-e", f"deploy_version={version}")
         load.finish()
-        assert rc == 0, out[-3000:]
+        assert rc == 0, failure(out)
         served = [record for record in load.records if record[2]]
         assert len(served) > 100, "the platform stopped serving during the deploy"
         assert {host: release_of(host) for host in APP_SERVERS} == {"app1": version, "app2": version}
@@ -136,7 +136,7 @@ def test_deploy_in_check_mode_reports_the_switch_and_switches_nothing():
     upstream = on_host("lb1", "webstack-upstream status")
     started = started_at()
     rc, out = playbook("playbooks/deploy.yml", "--check", "-e", f"deploy_version={version}")
-    assert rc == 0, out[-3000:]
+    assert rc == 0, failure(out)
     assert re.search(
         r"TASK \[opsforge\.webstack\.python_app : Switch the current symlink\][^\n]*\n[^\n]*\nchanged: \[app1\]", out
     )

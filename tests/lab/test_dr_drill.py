@@ -5,7 +5,7 @@ that cannot start are test_dr_drill_preflight.py's. The failover drill leaves th
 the old one streaming from it.
 """
 
-from conftest import only_report, playbook, pools_paused, primary, psql
+from conftest import failure, only_report, playbook, pools_paused, primary, psql
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): fails the primary over.
 LAB_USES = {"backup": "exclusive", "database": "exclusive", "drill": "exclusive", "primary": "exclusive"}
@@ -22,7 +22,7 @@ def test_a_failover_drill_promotes_the_standby_rebuilds_the_old_primary_and_repo
         "-e",
         "drill_failover_warmup=3",
     )
-    assert rc == 0, out[-4000:]
+    assert rc == 0, failure(out)
     report = only_report(tmp_path, "failover")
 
     new = primary()

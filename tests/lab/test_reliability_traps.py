@@ -9,7 +9,7 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO, on_host, pg_version, playbook, psql
+from conftest import REPO, failure, on_host, pg_version, playbook, psql
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): changes a Redis user's keys; counts the app
 # servers' connections.
@@ -107,10 +107,10 @@ def test_a_verbose_run_that_changes_the_redis_acl_prints_no_secret():
     try:
         changed = json.dumps({"redis_app_keys": "~cache:* ~webstack-probe:*"})
         rc, out = playbook("playbooks/site.yml", "--limit", "cache1", "-vvv", "-e", changed)
-        assert rc == 0, out[-3000:]
+        assert rc == 0, failure(out)
         assert "~webstack-probe:*" in on_host("cache1", f"{admin} ACL GETUSER app")
         assert [secret for secret in secrets if secret in out] == []
     finally:
         rc, out = playbook("playbooks/site.yml", "--limit", "cache1")
-        assert rc == 0, out[-3000:]
+        assert rc == 0, failure(out)
     assert "~webstack-probe:*" not in on_host("cache1", f"{admin} ACL GETUSER app")

@@ -3,7 +3,7 @@ on, a failover drill (the primary killed under writes) loses no acknowledged com
 
 import time
 
-from conftest import only_report, playbook, primary, psql
+from conftest import failure, only_report, playbook, primary, psql
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): switches synchronous replication on and off
 # and fails the primary over.
@@ -16,7 +16,7 @@ def databases_with(synchronous, *tags):
     rc, out = playbook(
         "playbooks/site.yml", "--limit", "postgres", *tags, "-e", f"postgresql_synchronous={synchronous}"
     )
-    assert rc == 0, out[-3000:]
+    assert rc == 0, failure(out)
 
 
 def sync_state(host):
@@ -55,7 +55,7 @@ def test_synchronous_replication_switches_on_without_a_restart_loses_no_commit_i
 
         drill = ("-e", "drill_kind=failover", "-e", f"drill_report_dir={tmp_path}", "-e", "drill_failover_warmup=3")
         rc, out = playbook("playbooks/dr_drill.yml", *drill, *SYNCHRONOUS)
-        assert rc == 0, out[-4000:]
+        assert rc == 0, failure(out)
         report = only_report(tmp_path, "failover")
         assert report["status"] == "passed" and report["old_primary"] == host
         assert report["source"]["replication"] == ["quorum"]

@@ -9,7 +9,7 @@ upstream and answers no 5xx. And a release whose migrations fail moves `current`
 import json
 
 import pytest
-from conftest import on_host, playbook, release_of, site_load
+from conftest import failure, on_host, playbook, release_of, site_load
 from test_deploy import build_release
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): restarts the app servers one at a time, runs
@@ -41,7 +41,7 @@ def probe_removed_afterwards():
     # deploy.yml renders the environment through the same rollout entry point as site.yml, without the base
     # system, nginx and exporter plays around it: the same release again, without the probe.
     rc, out = playbook("playbooks/deploy.yml", "-e", f"deploy_version={release_of('app1')}")
-    assert rc == 0, out[-3000:]
+    assert rc == 0, failure(out)
     for host in APP_HOSTS:
         assert "WEBSTACK_ROLLING_PROBE" not in on_host(host, "cat /srv/shop/shared/app.env")
 
@@ -51,7 +51,7 @@ def test_a_changed_environment_restarts_the_app_servers_one_at_a_time_behind_a_d
     load.start()
     rc, out = playbook("playbooks/site.yml", *LIMIT, "-e", probe_env("1"))
     load.finish()
-    assert rc == 0, out[-3000:]
+    assert rc == 0, failure(out)
     for host in APP_HOSTS:
         assert 'WEBSTACK_ROLLING_PROBE="1"' in on_host(host, "cat /srv/shop/shared/app.env")
     # Both app servers restarted in this run, and never at the same time.

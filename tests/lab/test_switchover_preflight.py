@@ -6,7 +6,7 @@ the tests beside them; the refusals that need a standby or a PgBouncer stopped a
 """
 
 import pytest
-from conftest import on_host, playbook, pools_paused, primary
+from conftest import failure, on_host, playbook, pools_paused, primary
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): runs switchover.yml's read-only preflight and
 # holds a transaction open on the primary.
@@ -57,7 +57,7 @@ def test_switchover_in_check_mode_reports_the_plan_and_keeps_the_primary():
     before = primary()
     configs = {host: on_host(host, "md5sum /etc/pgbouncer/pgbouncer.ini") for host in BOUNCERS}
     rc, out = playbook("playbooks/switchover.yml", "--check", "--diff", timeout=300)
-    assert rc == 0, out[-3000:]
+    assert rc == 0, failure(out)
     assert "would_promote" in out
     assert f"would_demote: {before} " in out
     assert primary() == before
