@@ -237,18 +237,27 @@ SIZE_SQL = "SELECT coalesce(sum(pg_database_size(name)), 0)::bigint AS size FROM
 HINT = "Check that the server runs and login_user may read every table (a superuser, or pg_read_all_data)."
 
 
-def open_snapshot(module, database):
-    """A connection to database inside a REPEATABLE READ transaction whose snapshot is already taken."""
-    conn = connect(module, dbname=database, autocommit=False)
-    conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+def connect_for_snapshot(module, database):
+    """A connection to database with the session settings the checksums need, ready to take a snapshot: the
+    connection and its settings come first, so that with a hold (hold_bouncers) only take_snapshot() runs while
+    the writers are paused."""
+    conn = connect(module, dbname=database)
     cursor = conn.cursor()
     for name, value in SESSION_SETTINGS.items():
         cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
-    # The first query of the transaction fixes its snapshot.
+    cursor.close()
+    conn.autocommit = False
+    conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+    return conn
+
+
+def take_snapshot(conn):
+    """Open the connection's REPEATABLE READ transaction: its first query fixes the snapshot, returned as text."""
+    cursor = conn.cursor()
     cursor.execute("SELECT pg_current_snapshot()::text")
     snapshot = cursor.fetchone()[0]
     cursor.close()
-    return conn, snapshot
+    return snapshot
 
 
 def read_tables(conn):
@@ -363,6 +372,8 @@ def main():
                     msg=f"{target} is in recovery: a restore point can only be created on the primary. "
                     "Nothing was done."
                 )
+            for database in databases:
+                connections[database] = connect_for_snapshot(module, database)
             if holds is not None:
                 result["hold"] = holds.report
                 refusal = holds.wait()
@@ -373,9 +384,7 @@ def main():
                         "(the others resume by themselves); no restore point was created.",
                         **result,
                     )
-            snapshots = {}
-            for database in databases:
-                connections[database], snapshots[database] = open_snapshot(module, database)
+            snapshots = {database: take_snapshot(conn) for database, conn in connections.items()}
             if params["restore_point"] and not module.check_mode:
                 point = fetch_one(
                     admin,
@@ -385,14 +394,14 @@ def main():
                 )
                 result["restore_point"] = {"name": params["restore_point"], **point}
                 result["changed"] = True
-                if params["switch_wal"]:
-                    fetch_one(admin, "SELECT pg_switch_wal()")
             after = fetch_one(admin, "SELECT pg_current_snapshot()::text AS s")["s"]
+            if holds is not None:
+                holds.release()
+            if result["restore_point"] and params["switch_wal"]:
+                fetch_one(admin, "SELECT pg_switch_wal()")
             before = next(iter(snapshots.values()), after)
             window = max([transactions_between(snapshot, after) for snapshot in snapshots.values()], default=0)
             result["snapshot"] = {"before": before, "after": after, "transactions_in_window": window}
-            if holds is not None:
-                holds.release()
             if params["ready_file"] and not module.check_mode:
                 write_ready_file(params["ready_file"], {"restore_point": result["restore_point"], "snapshot": before})
 
