@@ -380,8 +380,8 @@ def main():
                 if refusal:
                     holds.release()
                     module.fail_json(
-                        msg=f"Not taking the snapshot on {target}: {refusal}. Every PgBouncer host was released "
-                        "(the others resume by themselves); no restore point was created.",
+                        msg=f"Not taking the snapshot on {target}: {refusal}. The PgBouncer hosts that paused were "
+                        "released; no restore point was created.",
                         **result,
                     )
             snapshots = {database: take_snapshot(conn) for database, conn in connections.items()}
@@ -397,6 +397,13 @@ def main():
             after = fetch_one(admin, "SELECT pg_current_snapshot()::text AS s")["s"]
             if holds is not None:
                 holds.release()
+                if holds.report["released"] < len(holds.expected):
+                    module.fail_json(
+                        msg=f"Only {holds.report['released']} of the {len(holds.expected)} PgBouncer hosts were still "
+                        f"held when {target} released them: one gave up its hold (hold_timeout) before the snapshot "
+                        "was fixed, so writes may have crossed it. Run the drill again.",
+                        **result,
+                    )
             if result["restore_point"] and params["switch_wal"]:
                 fetch_one(admin, "SELECT pg_switch_wal()")
             before = next(iter(snapshots.values()), after)

@@ -17,8 +17,10 @@ description:
   - It then issues PAUSE (at most O(pause_wait) seconds), renames its connection on O(primary_host) to
     C(application_name=webstack-hold-paused:<signal_name>) and waits on it (C(pg_sleep())). The primary's side cancels
     that wait (C(pg_cancel_backend())) once it is done, and the module issues RESUME at once.
-  - RESUME always follows PAUSE. When no release comes within O(hold_timeout) seconds of PAUSE, or the connection to
-    the primary breaks otherwise, the module resumes and fails; clients waited at most that long.
+  - RESUME always follows PAUSE. When no release comes within O(hold_timeout) seconds of the signal, or the connection
+    to the primary breaks otherwise, the module resumes and fails; clients waited at most O(pause_wait) +
+    O(hold_timeout). A primary that stops answering altogether (a frozen host, a network that drops packets) cannot
+    hold the pause longer; a watchdog resumes PgBouncer one second past that bound and ends the wait.
   - Returns how long the pools were paused, measured from sending PAUSE until RESUME was answered.
 author:
   - opsforge developers (@opsforge)
@@ -61,8 +63,8 @@ options:
     default: 3
   hold_timeout:
     description:
-      - Seconds after PAUSE by which the primary must release the hold; otherwise the module resumes and fails.
-        Give M(opsforge.webstack.pg_table_checksums) the same value.
+      - Seconds from the signal (PAUSE answered) by which the primary must release the hold; otherwise the module
+        resumes and fails. Give M(opsforge.webstack.pg_table_checksums) the same value.
       - Keep PgBouncer's C(query_wait_timeout) above it, so that no client waiting in the pause is dropped.
     type: float
     default: 10
@@ -136,6 +138,9 @@ msg:
 """
 
 import contextlib
+import os
+import socket
+import threading
 import time
 
 from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer import (
@@ -168,6 +173,9 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
 if HAS_PSYCOPG2:
     import psycopg2
 
+# Seconds past the end of the wait (pg_sleep) after which the watchdog stops waiting for the primary's answer.
+WATCHDOG_GRACE = 1.0
+
 
 def validate_params(params):
     """Error message for unusable options, else None (pure but for the look at the CA file)."""
@@ -184,10 +192,6 @@ def validate_params(params):
     for name in ("barrier_timeout", "pause_wait", "hold_timeout"):
         if params.get(name, 1) <= 0:
             return f"{name} must be positive (got {params[name]})."
-    if params["pause_wait"] >= params["hold_timeout"]:
-        return (
-            f"pause_wait ({params['pause_wait']:g} s) must be shorter than hold_timeout ({params['hold_timeout']:g} s)."
-        )
     if not 1 <= params.get("poll_interval_ms", 20) <= 1000:
         return "poll_interval_ms must be between 1 and 1000."
     return server_tls_error(params)
@@ -205,6 +209,8 @@ class Hold:
         self.console = None
         self.start = None
         self.paused = False
+        self.resumed = False
+        self.gave_up = False
         self.failure = None
 
     def fail_before_pause(self, msg):
@@ -258,6 +264,7 @@ class Hold:
             self.paused = True  # PgBouncer keeps trying to pause; the RESUME of finish() undoes it
             self.failure = f"PAUSE did not finish within {pause_wait:g} s (clients hold transactions open)"
         except AdminError as exc:
+            self.paused = True  # PgBouncer may have taken it before the error; a RESUME of nothing paused is harmless
             self.failure = f"PAUSE failed: {exc}"
         self.timings["pause"] = elapsed_ms(self.start)
 
@@ -265,21 +272,38 @@ class Hold:
         """Signal that this host paused, then wait on the same connection until the primary cancels the wait."""
         params = self.params
         phase = time.monotonic()
-        left = params["hold_timeout"] - (phase - self.start)
         paused = signal_application_name(params["signal_name"], HOLD_SIGNAL_PREFIX)
+        watchdog = threading.Timer(params["hold_timeout"] + WATCHDOG_GRACE, self.give_up)
+        watchdog.start()
         cursor = self.signal.cursor()
         try:
             # One round trip: a release that comes right after the rename still finds the session in pg_sleep().
-            cursor.execute("SET application_name = %s; SELECT pg_sleep(%s)", (paused, max(left, 0)))
+            cursor.execute("SET application_name = %s; SELECT pg_sleep(%s)", (paused, params["hold_timeout"]))
             self.failure = f"{params['primary_host']} did not release the hold within {params['hold_timeout']:g} s"
         except psycopg2.Error as exc:
             if exc.pgcode == QUERY_CANCELED:
                 self.result["released"] = True
+            elif self.gave_up:
+                self.failure = (
+                    f"the primary {params['primary_host']} did not answer within {params['hold_timeout']:g} s "
+                    "(hold_timeout)"
+                )
             else:
                 self.failure = f"lost the primary {params['primary_host']} while paused: {str(exc).strip()}"
         finally:
+            watchdog.cancel()
             self.timings["hold"] = elapsed_ms(phase)
             self.close_signal()
+
+    def give_up(self):
+        """The watchdog: the primary gave no answer past the hold's bound. Resume PgBouncer from here (fresh
+        consoles), then end the blocked wait by shutting its socket down, which the main thread sees as an error."""
+        self.gave_up = True
+        resume(self.params, 5, attempts=3)
+        conn = self.signal
+        if conn is not None:
+            with contextlib.suppress(OSError, psycopg2.Error), socket.socket(fileno=os.dup(conn.fileno())) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
 
     def critical_section(self):
         """PAUSE, signal and wait for the release; RESUME whatever happened."""
@@ -299,6 +323,7 @@ class Hold:
             self.timings["resume"] = elapsed_ms(phase)
             self.result["pause_ms"] = elapsed_ms(self.start)
             self.result["changed"] = True
+            self.resumed = resume_error is None
             if resume_error:
                 self.failure = (self.failure + "; " if self.failure else "") + (
                     f"RESUME failed ({resume_error}): run RESUME by hand"
@@ -337,7 +362,8 @@ def main():
 
     result = hold.result
     if hold.failure:
-        module.fail_json(msg=f"Hold of PgBouncer {target}: {hold.failure}; resumed.", **result)
+        after = "; resumed." if hold.resumed else "."
+        module.fail_json(msg=f"Hold of PgBouncer {target}: {hold.failure}{after}", **result)
     result["msg"] = f"held PgBouncer {result['pause_ms']} ms until {params['primary_host']} released it"
     module.exit_json(**result)
 

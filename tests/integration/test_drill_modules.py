@@ -5,6 +5,8 @@ and the hold of PgBouncer around that snapshot (pgbouncer_hold beside pg_table_c
 while a client writes through PgBouncer."""
 
 import json
+import os
+import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -196,6 +198,28 @@ def test_a_hold_that_is_never_released_resumes_by_itself(primary, held):
     assert served_by() == (PRIMARY_PORT, False) and hold_connections(primary) == 0
 
 
+def test_a_primary_that_stops_answering_cannot_hold_pgbouncer_past_the_bound(primary, held):
+    """The primary's backend of the hold is stopped (SIGSTOP: no answer, no error, the connection stays up), as a
+    frozen host would be: the module's watchdog resumes PgBouncer one second past hold_timeout and ends the wait."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        holding = pool.submit(primary.module, "pgbouncer_hold", hold_args(held, hold_timeout=3, pause_wait=1))
+        query = "SELECT pid FROM pg_stat_activity WHERE application_name = 'webstack-hold-paused:app1'"
+        for _attempt in range(300):
+            rows = primary.sql(PRIMARY_PORT, query)
+            if rows:
+                break
+            time.sleep(0.05)
+        (pid,) = rows[0]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            hold = holding.result(timeout=60)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    assert hold["failed"] and "did not answer within 3 s (hold_timeout); resumed." in hold["msg"], hold
+    assert hold["released"] is False and 4000 <= hold["pause_ms"] < 9000, hold
+    assert served_by() == (PRIMARY_PORT, False)
+
+
 def test_no_snapshot_when_a_pgbouncer_never_pauses_and_the_others_are_released_at_once(primary, held):
     snapshot = {
         **primary.login(PRIMARY_PORT),
@@ -214,8 +238,8 @@ def test_no_snapshot_when_a_pgbouncer_never_pauses_and_the_others_are_released_a
 def test_check_mode_holds_nothing_and_bad_bounds_are_refused(primary, held):
     checked = primary.module("pgbouncer_hold", hold_args(held), check=True)
     assert not checked.get("failed") and "would pause" in checked["msg"] and "pause_ms" not in checked
-    refused = primary.module("pgbouncer_hold", hold_args(held, pause_wait=5, hold_timeout=5))
-    assert refused["failed"] and "pause_wait (5 s) must be shorter than hold_timeout (5 s)" in refused["msg"]
+    refused = primary.module("pgbouncer_hold", hold_args(held, peers=["app2"]))
+    assert refused["failed"] and "peers must include this host's signal_name 'app1'" in refused["msg"]
     refused = primary.module("pgbouncer_hold", hold_args(held, switchover_password="wrong-password-00"))
     assert refused["failed"] and "Cannot reach the primary 127.0.0.1" in refused["msg"]
     assert "Nothing was paused." in refused["msg"]

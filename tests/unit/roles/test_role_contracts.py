@@ -72,6 +72,10 @@ REMOTE_SERVER_TLS = {
     "old_primary_host": ("switchover_ssl_mode", "switchover_ca_cert"),
     "target_host": ("switchover_ssl_mode", "switchover_ca_cert"),
 }
+# Modules whose login is PgBouncer's admin console: their primary_host takes the switchover TLS options.
+REMOTE_SERVER_TLS_OF = {
+    "opsforge.webstack.pgbouncer_hold": {"primary_host": ("switchover_ssl_mode", "switchover_ca_cert")},
+}
 # Where the TLS of a host's clients of the cluster is computed, once per role that installs the CA there.
 SHARED_TLS = re.compile(r"_(postgresql_client|pgbouncer_server|switchover_member|switchover_bouncer)_tls\b")
 LOOPBACK = {"", "127.0.0.1", "::1", "localhost"}
@@ -101,7 +105,7 @@ def test_every_connection_to_another_hosts_postgresql_verifies_with_the_shared_t
     problems, remote = [], 0
     for path in _task_files():
         for where, module, args in _module_calls(yaml.safe_load(path.read_text()), path.relative_to(ROOT)):
-            for option, (mode, ca) in REMOTE_SERVER_TLS.items():
+            for option, (mode, ca) in {**REMOTE_SERVER_TLS, **REMOTE_SERVER_TLS_OF.get(module, {})}.items():
                 if option not in args:
                     continue
                 remote += 1
