@@ -63,3 +63,33 @@ options:
     type: float
     default: 3
 """
+
+    # The options both PgBouncer-side modules share (pgbouncer_pause.pause_argument_spec(), with the login's and
+    # DOCUMENTATION's): the signal, the barrier and the PAUSE's bound.
+    PGBOUNCER_PAUSE = r"""
+options:
+  signal_name:
+    description: This host's name in the signal (usually its inventory hostname); letters, digits, C(.-_).
+    type: str
+    required: true
+  peers:
+    description:
+      - Signal names of every PgBouncer host that pauses together, this one included (usually the group's
+        inventory hostnames). PAUSE waits until all of them are connected and ready. An empty list sets no barrier.
+    type: list
+    elements: str
+    default: []
+  barrier_timeout:
+    description: Seconds to wait for O(peers); when one is missing after that, the module fails without pausing.
+    type: float
+    default: 10
+  pause_wait:
+    description: Seconds PAUSE may take (clients finishing their transactions) before the module resumes and fails.
+    type: float
+    default: 3
+  poll_interval_ms:
+    description: Milliseconds between two looks at the barrier (and, for M(opsforge.webstack.pgbouncer_switchover), at
+      the target).
+    type: int
+    default: 20
+"""

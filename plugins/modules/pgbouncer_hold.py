@@ -32,6 +32,7 @@ extends_documentation_fragment:
   - opsforge.webstack.attributes
   - opsforge.webstack.pgbouncer
   - opsforge.webstack.switchover
+  - opsforge.webstack.switchover.pgbouncer_pause
   - opsforge.webstack.postgres.tls
 options:
   primary_host:
@@ -42,25 +43,6 @@ options:
     description: PostgreSQL port of the primary.
     type: int
     default: 5432
-  signal_name:
-    description: This host's name in the signal (usually its inventory hostname); letters, digits, C(.-_).
-    type: str
-    required: true
-  peers:
-    description:
-      - Signal names of every PgBouncer host of the hold, this one included (usually the group's inventory
-        hostnames). PAUSE waits until all of them are connected and ready. An empty list sets no barrier.
-    type: list
-    elements: str
-    default: []
-  barrier_timeout:
-    description: Seconds to wait for O(peers); when one is missing after that, the module fails without pausing.
-    type: float
-    default: 10
-  pause_wait:
-    description: Seconds PAUSE may take (clients finishing their transactions) before the module resumes and fails.
-    type: float
-    default: 3
   hold_timeout:
     description:
       - Seconds from the signal (PAUSE answered) by which the primary must release the hold; otherwise the module
@@ -68,10 +50,6 @@ options:
       - Keep PgBouncer's C(query_wait_timeout) above it, so that no client waiting in the pause is dropped.
     type: float
     default: 10
-  poll_interval_ms:
-    description: Milliseconds between two looks at the barrier.
-    type: int
-    default: 20
 notes:
   - Run it on the PgBouncer host, with the admin console's credentials in the login options. O(switchover_user)
     needs no privilege on the primary beyond CONNECT; the primary's side cancels its wait as a superuser.
@@ -144,11 +122,13 @@ import threading
 import time
 
 from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer import (
-    AdminError,
-    AdminTimeout,
     open_admin_console,
-    pgbouncer_common_argument_spec,
     resume,
+)
+from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer_pause import (
+    BouncerPause,
+    pause_argument_spec,
+    signal_params_error,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
@@ -165,9 +145,6 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.switchover impor
     server_params,
     server_tls_error,
     signal_application_name,
-    signal_name_error,
-    switchover_credentials_argument_spec,
-    wait_for_peers,
 )
 
 if HAS_PSYCOPG2:
@@ -179,51 +156,18 @@ WATCHDOG_GRACE = 1.0
 
 def validate_params(params):
     """Error message for unusable options, else None (pure but for the look at the CA file)."""
-    error = signal_name_error(params.get("signal_name"))
-    if error:
-        return error + "."
-    peers = params.get("peers") or []
-    for peer in peers:
-        error = signal_name_error(peer)
-        if error:
-            return f"peers: {error}."
-    if peers and params["signal_name"] not in peers:
-        return f"peers must include this host's signal_name {params['signal_name']!r} (got {', '.join(peers)})."
-    for name in ("barrier_timeout", "pause_wait", "hold_timeout"):
+    for name in ("pause_wait", "hold_timeout"):
         if params.get(name, 1) <= 0:
             return f"{name} must be positive (got {params[name]})."
-    if not 1 <= params.get("poll_interval_ms", 20) <= 1000:
-        return "poll_interval_ms must be between 1 and 1000."
-    return server_tls_error(params)
+    return signal_params_error(params) or server_tls_error(params)
 
 
-class Hold:
-    """One hold on this PgBouncer host: the console, the connection to the primary, the timings and the result."""
+class Hold(BouncerPause):
+    """One hold on this PgBouncer host: PAUSE, the signal and the wait for the release, then RESUME."""
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.timings = {}
-        self.result = {"changed": False, "released": False, "timings": self.timings}
-        self.signal = None
-        self.console = None
-        self.start = None
-        self.paused = False
-        self.resumed = False
+        super().__init__(module, {"released": False})
         self.gave_up = False
-        self.failure = None
-
-    def fail_before_pause(self, msg):
-        self.close_signal()
-        if self.console is not None:
-            self.console.close()
-        self.module.fail_json(msg=f"{msg} Nothing was paused.", **self.result)
-
-    def close_signal(self):
-        if self.signal is not None:
-            with contextlib.suppress(psycopg2.Error):
-                self.signal.close()
-            self.signal = None
 
     def preflight(self):
         params = self.params
@@ -239,34 +183,18 @@ class Hold:
         except psycopg2.Error as exc:
             error = str(exc).strip()
             host = params["primary_host"]
-            self.fail_before_pause(f"Cannot reach the primary {host}: {error}.{server_error_hint(params, error, host)}")
+            hint = server_error_hint(params, error, host)
+            self.fail_before_pause(
+                f"Cannot reach the primary {host}: {error}.{hint} Nothing was paused.", **self.result
+            )
         self.console = open_admin_console(self.module)
 
     def barrier(self):
-        phase = time.monotonic()
-        try:
-            missing = wait_for_peers(self.signal, self.params, HOLD_READY_PREFIX, HOLD_SIGNAL_PREFIX)
-        except psycopg2.Error as exc:
-            self.fail_before_pause(f"Lost the primary at the barrier: {str(exc).strip()}.")
-        self.timings["barrier"] = elapsed_ms(phase)
-        if missing:
+        failure = self.barrier_failure(HOLD_READY_PREFIX, HOLD_SIGNAL_PREFIX, "primary")
+        if failure:
             self.fail_before_pause(
-                f"{', '.join(missing)} did not reach the barrier within {self.params['barrier_timeout']:g} s"
-                " (not started, or cannot reach the primary)."
+                f"Hold of PgBouncer {self.console.describe()}: {failure}; nothing was paused.", **self.result
             )
-
-    def pause(self):
-        pause_wait = self.params["pause_wait"]
-        try:
-            self.console.run("PAUSE", pause_wait)
-            self.paused = True
-        except AdminTimeout:
-            self.paused = True  # PgBouncer keeps trying to pause; the RESUME of finish() undoes it
-            self.failure = f"PAUSE did not finish within {pause_wait:g} s (clients hold transactions open)"
-        except AdminError as exc:
-            self.paused = True  # PgBouncer may have taken it before the error; a RESUME of nothing paused is harmless
-            self.failure = f"PAUSE failed: {exc}"
-        self.timings["pause"] = elapsed_ms(self.start)
 
     def wait_release(self):
         """Signal that this host paused, then wait on the same connection until the primary cancels the wait."""
@@ -293,7 +221,7 @@ class Hold:
         finally:
             watchdog.cancel()
             self.timings["hold"] = elapsed_ms(phase)
-            self.close_signal()
+            self.close_servers()
 
     def give_up(self):
         """The watchdog: the primary gave no answer past the hold's bound. Resume PgBouncer from here (fresh
@@ -316,33 +244,16 @@ class Hold:
             self.finish()
 
     def finish(self):
-        self.close_signal()
-        if self.paused:
-            phase = time.monotonic()
-            resume_error = resume(self.params, 5, console=self.console, attempts=3)
-            self.timings["resume"] = elapsed_ms(phase)
-            self.result["pause_ms"] = elapsed_ms(self.start)
-            self.result["changed"] = True
-            self.resumed = resume_error is None
-            if resume_error:
-                self.failure = (self.failure + "; " if self.failure else "") + (
-                    f"RESUME failed ({resume_error}): run RESUME by hand"
-                )
-        self.console.close()
+        super().finish()
+        self.result["changed"] = self.paused
 
 
 def main():
-    argument_spec = pgbouncer_common_argument_spec()
-    argument_spec.update(switchover_credentials_argument_spec())
+    argument_spec = pause_argument_spec()
     argument_spec.update(
         primary_host={"type": "str", "required": True},
         primary_port={"type": "int", "default": 5432},
-        signal_name={"type": "str", "required": True},
-        peers={"type": "list", "elements": "str", "default": []},
-        barrier_timeout={"type": "float", "default": 10},
-        pause_wait={"type": "float", "default": 3},
         hold_timeout={"type": "float", "default": 10},
-        poll_interval_ms={"type": "int", "default": 20},
     )
     module = new_module(argument_spec, validate_params)
     params = module.params
@@ -352,7 +263,7 @@ def main():
     hold.preflight()
     target = hold.console.describe()
     if module.check_mode:
-        hold.close_signal()
+        hold.close_servers()
         hold.console.close()
         hold.result.update(changed=True, msg=f"would pause {target} until {params['primary_host']} releases it")
         module.exit_json(**hold.result)

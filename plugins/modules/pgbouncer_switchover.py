@@ -42,6 +42,7 @@ extends_documentation_fragment:
   - opsforge.webstack.attributes
   - opsforge.webstack.pgbouncer
   - opsforge.webstack.switchover
+  - opsforge.webstack.switchover.pgbouncer_pause
   - opsforge.webstack.postgres.tls
 options:
   old_primary_host:
@@ -60,10 +61,6 @@ options:
     description: PostgreSQL port of the target.
     type: int
     default: 5432
-  signal_name:
-    description: This host's name in the signal (usually its inventory hostname); letters, digits, C(.-_).
-    type: str
-    required: true
   staged_config:
     description:
       - The configuration for the new topology, written beforehand next to O(config).
@@ -78,10 +75,6 @@ options:
     description: PgBouncer's live configuration file.
     type: path
     default: /etc/pgbouncer/pgbouncer.ini
-  pause_wait:
-    description: Seconds PAUSE may take (clients finishing their transactions) before the module resumes and fails.
-    type: float
-    default: 3
   pause_timeout:
     description:
       - Seconds after PAUSE by which the target must be a primary; otherwise the module resumes on the old
@@ -89,21 +82,6 @@ options:
       - Keep PgBouncer's C(query_wait_timeout) above it, so that no client waiting in the pause is dropped.
     type: float
     default: 15
-  peers:
-    description:
-      - Signal names of every PgBouncer host in this switchover, this one included (usually the group's
-        inventory hostnames). PAUSE waits until all of them are connected and ready. An empty list sets no barrier.
-    type: list
-    elements: str
-    default: []
-  barrier_timeout:
-    description: Seconds to wait for O(peers); when one is missing after that, the module fails without pausing.
-    type: float
-    default: 10
-  poll_interval_ms:
-    description: Milliseconds between two questions to the target (or to the old primary at the barrier).
-    type: int
-    default: 20
 notes:
   - Run it as a user that may replace O(config) (root), on the PgBouncer host, with the admin console's
     credentials in the login options.
@@ -175,8 +153,11 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer import
     AdminError,
     AdminTimeout,
     open_admin_console,
-    pgbouncer_common_argument_spec,
-    resume,
+)
+from ansible_collections.opsforge.webstack.plugins.module_utils.pgbouncer_pause import (
+    BouncerPause,
+    pause_argument_spec,
+    signal_params_error,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
@@ -188,15 +169,14 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     poll_until,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
+    READY_PREFIX,
+    SIGNAL_PREFIX,
     bounds_error,
     ready_application_name,
     server_error_hint,
     server_params,
     server_tls_error,
     signal_application_name,
-    signal_name_error,
-    switchover_credentials_argument_spec,
-    wait_for_peers,
 )
 
 if HAS_PSYCOPG2:
@@ -210,18 +190,9 @@ NUDGE_INTERVAL = 0.1
 
 def validate_params(params):
     """Error message for unusable options, else None (pure but for the look at the CA file)."""
-    error = signal_name_error(params.get("signal_name"))
+    error = signal_params_error(params)
     if error:
-        return error + "."
-    peers = params.get("peers") or []
-    for peer in peers:
-        error = signal_name_error(peer)
-        if error:
-            return f"peers: {error}."
-    if peers and params["signal_name"] not in peers:
-        return f"peers must include this host's signal_name {params['signal_name']!r} (got {', '.join(peers)})."
-    if params.get("barrier_timeout", 10) <= 0:
-        return f"barrier_timeout must be positive (got {params['barrier_timeout']})."
+        return error
     if (params.get("old_primary_host"), params.get("old_primary_port")) == (
         params.get("target_host"),
         params.get("target_port"),
@@ -232,8 +203,6 @@ def validate_params(params):
         return "staged_config must be another file than config."
     if staged and os.path.dirname(os.path.abspath(staged)) != os.path.dirname(os.path.abspath(params["config"])):
         return "staged_config must be in the same directory as config, so that the switch is an atomic rename."
-    if not 1 <= params.get("poll_interval_ms", 20) <= 1000:
-        return "poll_interval_ms must be between 1 and 1000."
     return bounds_error(params["pause_timeout"], params["pause_wait"]) or server_tls_error(params)
 
 
@@ -273,38 +242,23 @@ class TargetPoller:
             self.conn = None
 
 
-class Switchover:
+class Switchover(BouncerPause):
     """One switchover on this PgBouncer host: its connections, the first failure, the timings and the result.
 
     The phases run in order (preflight, barrier, pause, signal, promotion, switch) and each one after the
     pause only when no failure came before it; finish() always closes and resumes what was paused.
     """
 
+    PAUSE_TIMEOUT_OUTCOME = "; resumed on the old primary"
+
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.timings = {}
-        self.result = {"changed": False, "switched": False, "timings": self.timings}
+        super().__init__(module, {"switched": False})
         self.poller = TargetPoller(self.params)
-        self.signal = None
-        self.console = None
-        self.paused = False
-        self.failure = None
-        self.start = None
         self.followed = []
         self.systemctl = None
 
-    def fail_before_pause(self, msg, **result):
-        self.close_servers()
-        if self.console is not None:
-            self.console.close()
-        self.module.fail_json(msg=msg, **result)
-
     def close_servers(self):
-        if self.signal is not None:
-            with contextlib.suppress(psycopg2.Error):
-                self.signal.close()
-            self.signal = None
+        super().close_servers()
         self.poller.close()
 
     def server_failure(self, action, host, error):
@@ -374,37 +328,11 @@ class Switchover:
 
     def barrier(self):
         """Wait until every PgBouncer host of the switchover holds its connection to the old primary."""
-        phase = time.monotonic()
-        failure = None
-        try:
-            missing = wait_for_peers(self.signal, self.params)
-        except psycopg2.Error as exc:
-            missing, failure = None, f"lost the old primary at the barrier: {str(exc).strip()}"
-        self.timings["barrier"] = elapsed_ms(phase)
-        if missing:
-            failure = (
-                f"{', '.join(missing)} did not reach the barrier within {self.params['barrier_timeout']:g} s"
-                " (not started, or cannot reach the old primary)"
-            )
+        failure = self.barrier_failure(READY_PREFIX, SIGNAL_PREFIX, "old primary")
         if failure:
             self.fail_before_pause(
                 f"Switchover on PgBouncer {self.console.describe()}: {failure}; nothing was paused.", **self.result
             )
-
-    def pause(self):
-        pause_wait = self.params["pause_wait"]
-        try:
-            self.console.run("PAUSE", pause_wait)
-            self.paused = True
-        except AdminTimeout:
-            self.paused = True  # PgBouncer keeps trying to pause; the RESUME of finish() undoes it
-            self.failure = (
-                f"PAUSE did not finish within {pause_wait:g} s (clients hold transactions open); "
-                "resumed on the old primary"
-            )
-        except AdminError as exc:
-            self.failure = f"PAUSE failed: {exc}"
-        self.timings["pause"] = elapsed_ms(self.start)
 
     def signal_paused(self):
         try:
@@ -499,37 +427,18 @@ class Switchover:
         finally:
             self.finish()
 
-    def finish(self):
-        self.close_servers()
-        if self.paused:
-            phase = time.monotonic()
-            resume_error = resume(self.params, 5, console=self.console, attempts=3)
-            self.timings["resume"] = elapsed_ms(phase)
-            self.result["pause_ms"] = elapsed_ms(self.start)
-            if resume_error:
-                self.failure = (self.failure + "; " if self.failure else "") + (
-                    f"RESUME failed ({resume_error}): run RESUME by hand"
-                )
-        self.console.close()
-
 
 def main():
-    argument_spec = pgbouncer_common_argument_spec()
-    argument_spec.update(switchover_credentials_argument_spec())
+    argument_spec = pause_argument_spec()
     argument_spec.update(
         old_primary_host={"type": "str", "required": True},
         target_host={"type": "str", "required": True},
         old_primary_port={"type": "int", "default": 5432},
         target_port={"type": "int", "default": 5432},
-        signal_name={"type": "str", "required": True},
         staged_config={"type": "path"},
         follow_unit={"type": "str"},
         config={"type": "path", "default": "/etc/pgbouncer/pgbouncer.ini"},
-        pause_wait={"type": "float", "default": 3},
         pause_timeout={"type": "float", "default": 15},
-        peers={"type": "list", "elements": "str", "default": []},
-        barrier_timeout={"type": "float", "default": 10},
-        poll_interval_ms={"type": "int", "default": 20},
     )
     module = new_module(
         argument_spec,
