@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -302,3 +303,13 @@ class Writer(threading.Thread):
                 cur = conn.cursor()
             time.sleep(0.005)
         conn.close()
+
+
+def side_by_side(lab, database_side, bouncer_side):
+    """Run the database side's module, then half a second later the PgBouncer side's, both at once, as the playbooks
+    launch their async jobs; each is (module name, args). Both results."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(lab.module, *database_side)
+        time.sleep(0.5)
+        second = pool.submit(lab.module, *bouncer_side)
+        return first.result(), second.result()

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
-from pglab import PG_BIN, PRIMARY_PORT, SUPER_PW, Writer, as_pg, served_by
+from pglab import PG_BIN, PRIMARY_PORT, SUPER_PW, Writer, as_pg, served_by, side_by_side
 
 HOLD_PW = "hold-Secret-42"
 
@@ -154,11 +154,7 @@ def hold_args(admin, **extra):
 
 def snapshot_and_hold(lab, snapshot, hold):
     """The snapshot's side first, then the PgBouncer side, as dr_drill.yml launches them; both results."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        snapshotting = pool.submit(lab.module, "pg_table_checksums", snapshot)
-        time.sleep(0.5)
-        holding = pool.submit(lab.module, "pgbouncer_hold", hold)
-        return snapshotting.result(), holding.result()
+    return side_by_side(lab, ("pg_table_checksums", snapshot), ("pgbouncer_hold", hold))
 
 
 def hold_connections(lab):

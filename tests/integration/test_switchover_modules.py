@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pglab import PG_BIN, PRIMARY_PORT, REPL_PW, STANDBY_PORT, Writer, psycopg2, run, served_by
+from pglab import PG_BIN, PRIMARY_PORT, REPL_PW, STANDBY_PORT, Writer, psycopg2, run, served_by, side_by_side
 
 SWITCH_PW = "switch-Secret-4"
 # The login every module of the critical section uses on the database servers.
@@ -82,11 +82,7 @@ def bouncer_args(lab, admin, live, staged, **extra):
 
 def both(lab, promote, pause):
     """Start the promoting side, then the PgBouncer side, as the playbook does; return both results."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        promoting = pool.submit(lab.module, "pg_switchover_promote", promote)
-        time.sleep(0.5)
-        pausing = pool.submit(lab.module, "pgbouncer_switchover", pause)
-        return promoting.result(), pausing.result()
+    return side_by_side(lab, ("pg_switchover_promote", promote), ("pgbouncer_switchover", pause))
 
 
 def test_bad_arguments_are_rejected(lab, cluster):
