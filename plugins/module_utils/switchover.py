@@ -291,6 +291,23 @@ def signal_decision(expected, seen, pause_age_limit):
     return "go", None
 
 
+def read_signals(conn, expected, pause_age_limit, prefix=SIGNAL_PREFIX):
+    """The signals under prefix on conn ({name: age in seconds}) and what they decide (signal_decision)."""
+    rows = fetch_all(conn, SIGNALS_SQL, signals_query_args(prefix))
+    seen = {row["name"]: float(row["age"] or 0.0) for row in rows}
+    return seen, signal_decision(expected, seen, pause_age_limit)
+
+
+def wait_for_signals(conn, expected, pause_age_limit, deadline, interval, prefix=SIGNAL_PREFIX):
+    """read_signals until every expected signal is there or the deadline passes; its last (seen, decision)."""
+    return poll_until(
+        lambda: read_signals(conn, expected, pause_age_limit, prefix),
+        lambda found: found[1][0] != "wait",
+        deadline,
+        interval,
+    )
+
+
 def caught_up(target_lsn, replay_lsn):
     """Has the standby replayed at least up to target_lsn? Both as integers; None is never caught up (pure)."""
     if target_lsn is None or replay_lsn is None:
@@ -431,10 +448,8 @@ class CriticalSection:
 
     def read_signals(self, conn):
         """The signals on conn (the old primary), and what they decide (signal_decision)."""
-        rows = fetch_all(conn, SIGNALS_SQL, signals_query_args())
-        seen = {row["name"]: float(row["age"] or 0.0) for row in rows}
-        self.result["signals"] = seen
-        return signal_decision(self.params["bouncers"], seen, self.age_limit)
+        self.result["signals"], decision = read_signals(conn, self.params["bouncers"], self.age_limit)
+        return decision
 
     def check_signals(self, decision, detail):
         """Refuse unless every signal is there and the oldest is young enough; keep the oldest's age."""
@@ -449,11 +464,8 @@ class CriticalSection:
 
     def wait_signals(self, conn):
         """Every PgBouncer host paused, recently enough (signals read on conn, the old primary)?"""
-        decision, detail = poll_until(
-            lambda: self.read_signals(conn),
-            lambda found: found[0] != "wait",
-            self.start + self.params["signal_timeout"],
-            self.interval,
+        self.result["signals"], (decision, detail) = wait_for_signals(
+            conn, self.params["bouncers"], self.age_limit, self.start + self.params["signal_timeout"], self.interval
         )
         self.timings["signals"] = elapsed_ms(self.start)
         self.check_signals(decision, detail)

@@ -219,18 +219,15 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     fetch_all,
     fetch_one,
     new_module,
-    poll_until,
     postgres_common_argument_spec,
     psycopg2,
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.switchover import (
     HOLD_SIGNAL_PREFIX,
     SAFETY_MARGIN,
-    SIGNALS_SQL,
     release_holds,
-    signal_decision,
     signal_name_error,
-    signals_query_args,
+    wait_for_signals,
 )
 
 SIZE_SQL = "SELECT coalesce(sum(pg_database_size(name)), 0)::bigint AS size FROM unnest(%s::text[]) AS name"
@@ -306,15 +303,13 @@ class Holds:
         self.report = {"signals": {}, "released": 0, "held_ms": None}
         self.held_since = None
 
-    def read(self):
-        rows = fetch_all(self.conn, SIGNALS_SQL, signals_query_args(HOLD_SIGNAL_PREFIX))
-        self.report["signals"] = {row["name"]: round(float(row["age"] or 0.0), 3) for row in rows}
-        return signal_decision(self.expected, self.report["signals"], self.age_limit)
-
     def wait(self):
         """None once every host paused recently enough, else why the snapshot must not be taken."""
-        decision, detail = poll_until(self.read, lambda found: found[0] != "wait", self.deadline, 0.02)
+        seen, (decision, detail) = wait_for_signals(
+            self.conn, self.expected, self.age_limit, self.deadline, 0.02, HOLD_SIGNAL_PREFIX
+        )
         self.held_since = time.monotonic()
+        self.report["signals"] = {name: round(age, 3) for name, age in seen.items()}
         if decision == "wait":
             return f"PgBouncer on {', '.join(detail)} did not signal a pause within {self.timeout:g} s"
         if decision == "late":
