@@ -298,14 +298,16 @@ def read_signals(conn, expected, pause_age_limit, prefix=SIGNAL_PREFIX):
     return seen, signal_decision(expected, seen, pause_age_limit)
 
 
-def wait_for_signals(conn, expected, pause_age_limit, deadline, interval, prefix=SIGNAL_PREFIX):
-    """read_signals until every expected signal is there or the deadline passes; its last (seen, decision)."""
-    return poll_until(
-        lambda: read_signals(conn, expected, pause_age_limit, prefix),
-        lambda found: found[1][0] != "wait",
-        deadline,
-        interval,
-    )
+def wait_for_signals(conn, expected, pause_age_limit, deadline, interval, on_read, prefix=SIGNAL_PREFIX):
+    """read_signals until every expected signal is there or the deadline passes; its last decision. on_read gets
+    the signals of every read, so that a caller keeps the last ones seen when a read fails."""
+
+    def read():
+        seen, decision = read_signals(conn, expected, pause_age_limit, prefix)
+        on_read(seen)
+        return decision
+
+    return poll_until(read, lambda decision: decision[0] != "wait", deadline, interval)
 
 
 def caught_up(target_lsn, replay_lsn):
@@ -464,8 +466,13 @@ class CriticalSection:
 
     def wait_signals(self, conn):
         """Every PgBouncer host paused, recently enough (signals read on conn, the old primary)?"""
-        self.result["signals"], (decision, detail) = wait_for_signals(
-            conn, self.params["bouncers"], self.age_limit, self.start + self.params["signal_timeout"], self.interval
+        decision, detail = wait_for_signals(
+            conn,
+            self.params["bouncers"],
+            self.age_limit,
+            self.start + self.params["signal_timeout"],
+            self.interval,
+            lambda seen: self.result.update(signals=seen),
         )
         self.timings["signals"] = elapsed_ms(self.start)
         self.check_signals(decision, detail)

@@ -303,13 +303,15 @@ class Holds:
         self.report = {"signals": {}, "released": 0, "held_ms": None}
         self.held_since = None
 
+    def note_signals(self, seen):
+        self.report["signals"] = {name: round(age, 3) for name, age in seen.items()}
+
     def wait(self):
         """None once every host paused recently enough, else why the snapshot must not be taken."""
-        seen, (decision, detail) = wait_for_signals(
-            self.conn, self.expected, self.age_limit, self.deadline, 0.02, HOLD_SIGNAL_PREFIX
+        decision, detail = wait_for_signals(
+            self.conn, self.expected, self.age_limit, self.deadline, 0.02, self.note_signals, HOLD_SIGNAL_PREFIX
         )
         self.held_since = time.monotonic()
-        self.report["signals"] = {name: round(age, 3) for name, age in seen.items()}
         if decision == "wait":
             return f"PgBouncer on {', '.join(detail)} did not signal a pause within {self.timeout:g} s"
         if decision == "late":

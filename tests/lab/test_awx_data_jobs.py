@@ -1,8 +1,8 @@
 """The job templates of awx/controller.yml that only read the data tier, run against the lab as AWX runs them
-(conftest.launch, lab/awxjob.py), beside the app tier's tests: the restore drill (the lab tests' one, restoring the
+(conftest.launch, lab/awxjob.py), beside other tests: the restore drill (the lab tests' one, restoring the
 backup of test_awx_jobs' nightly backup check), switchover as a check job, and answers the data tier's playbooks
 refuse before any change. The drill's snapshot holds every PgBouncer for a fraction of a second (pgbouncer_hold):
-the app tier's clients wait that long, none fails.
+the clients of the tests beside it wait that long, none fails.
 """
 
 import pytest
@@ -55,7 +55,7 @@ def test_the_dr_drill_job_restores_every_table_at_its_restore_point_and_reports_
         f"restore drill: PgBouncer paused {report['source']['pgbouncer_pause_ms']} ms, the snapshot's part "
         f"{report['source']['snapshot_in_pause_ms']} ms"
     )
-    # Milliseconds on a quiet lab (99-156 under writes); the bound leaves room for the app tier's tests beside it.
+    # Milliseconds on a quiet lab (99-156 under writes); the bound leaves room for the tests beside it.
     assert report["measured"]["writes_paused_s"] < 3, report["source"]["pgbouncer_pause_ms"]
     assert report["source"]["transactions_between_snapshot_and_restore_point"] == 0
     assert [step["name"] for step in report["steps"]] == [

@@ -1,5 +1,5 @@
 """The job templates of awx/controller.yml run against the lab as AWX runs them: the jobs that need the lab to
-themselves (test_awx_data_jobs has those that only read the data tier, beside the app tier's tests).
+themselves (test_awx_data_jobs has those that only read the data tier, beside other tests).
 
 Each job is laid out as AWX lays it out (lab/awxjob.py: env/extravars with the survey's defaults and the awx_*
 variables, env/cmdline, an executable inventory script, project/ as a copy of the repository, the collection in

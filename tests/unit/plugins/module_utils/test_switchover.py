@@ -97,6 +97,54 @@ def test_signal_decision_refuses_when_the_oldest_pause_is_too_old():
     assert sw.signal_decision(["a", "b"], {"a": 0.1, "b": 5.5}, 5) == ("late", 5.5)
 
 
+class ScriptedSignals:
+    """A connection to the server the PgBouncer hosts signal on: each read of pg_stat_activity shows the next
+    {name: age} of READS (the last one stays)."""
+
+    description = ("name", "age")
+
+    def __init__(self, *reads):
+        self.reads = list(reads)
+        self.queries = []
+
+    def cursor(self, cursor_factory=None):
+        return self
+
+    def execute(self, sql, args):
+        self.queries.append(args)
+        seen = self.reads.pop(0) if len(self.reads) > 1 else self.reads[0]
+        self.rows = [{"name": name, "age": age} for name, age in seen.items()]
+
+    def fetchall(self):
+        return self.rows
+
+    def close(self):
+        pass
+
+
+def test_wait_for_signals_reads_until_every_host_signalled_and_hands_over_each_read():
+    conn = ScriptedSignals({"a": 0.1}, {"a": 0.2, "b": 0.05})
+    reads = []
+    deadline = time.monotonic() + 5
+    decision = sw.wait_for_signals(conn, ["a", "b"], 5, deadline, 0.001, reads.append, sw.HOLD_SIGNAL_PREFIX)
+    assert decision == ("go", None)
+    assert reads == [{"a": 0.1}, {"a": 0.2, "b": 0.05}]
+    assert conn.queries == [sw.signals_query_args(sw.HOLD_SIGNAL_PREFIX)] * 2
+
+
+def test_wait_for_signals_gives_up_at_the_deadline_naming_the_missing_host():
+    conn = ScriptedSignals({"a": 0.1})
+    reads = []
+    assert sw.wait_for_signals(conn, ["a", "b"], 5, time.monotonic() + 0.05, 0.01, reads.append) == ("wait", ["b"])
+    assert reads[-1] == {"a": 0.1}
+    assert conn.queries[-1] == sw.signals_query_args(sw.SIGNAL_PREFIX)
+
+
+def test_wait_for_signals_stops_at_a_pause_too_old():
+    conn = ScriptedSignals({"a": 0.1, "b": 7.5})
+    assert sw.wait_for_signals(conn, ["a", "b"], 5, time.monotonic() + 5, 0.01, lambda seen: None) == ("late", 7.5)
+
+
 def test_caught_up():
     assert sw.caught_up(100, 100) and sw.caught_up(100, 101)
     assert not sw.caught_up(100, 99)
