@@ -13,8 +13,9 @@ from conftest import failure, on_host, playbook, release_of, site_load
 from test_deploy import build_release
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): restarts the app servers one at a time, runs
-# a failing migration.
-LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared"}
+# a failing migration. site.yml's PgBouncer play on the app hosts reads the cluster's primary and writes PgBouncer's
+# configuration from it: a switchover beside it (test_backup's, 2026-12-07) made that run fail before the migration.
+LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared", "primary": "shared"}
 
 APP_SERVERS = ["app1", "app2"]
 APP_HOSTS = ["app1", "app2", "worker1"]
