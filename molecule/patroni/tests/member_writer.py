@@ -4,6 +4,10 @@ Writes one row every 0.05 s into TABLE of the shop database through the local so
 is, primary or not, until SECONDS have passed or /tmp/member_writer.stop exists: the commits the server acknowledged
 (the row's id and the time the acknowledgement arrived) and the failed attempts (time and error). The hosts share one
 kernel clock (containers), so the times of the members' writers compare.
+
+In synchronous mode a commit that waits for the standby longer than the statement timeout is cancelled, and
+PostgreSQL then answers COMMIT with a warning ("canceling wait for synchronous replication"): committed locally, not
+confirmed by any standby. Such a commit is recorded as unconfirmed, not acknowledged: the application is told.
 """
 
 import json
@@ -18,7 +22,7 @@ STOP = "/tmp/member_writer.stop"
 
 
 def main():
-    acks, errors, conn = [], [], None
+    acks, unconfirmed, errors, conn = [], [], [], None
     deadline = time.time() + SECONDS
     while time.time() < deadline and not os.path.exists(STOP):
         try:
@@ -27,15 +31,17 @@ def main():
             with conn.cursor() as cursor:
                 cursor.execute(f"INSERT INTO {TABLE} DEFAULT VALUES RETURNING id")
                 row_id = cursor.fetchone()[0]
+            del conn.notices[:]
             conn.commit()
-            acks.append([row_id, time.time()])
+            cancelled_wait = any("synchronous replication" in notice for notice in conn.notices)
+            (unconfirmed if cancelled_wait else acks).append([row_id, time.time()])
         except psycopg2.Error as exc:
             errors.append([time.time(), getattr(exc, "pgcode", None) or type(exc).__name__])
             if conn is not None:
                 conn.close()
             conn = None
         time.sleep(0.05)
-    print(json.dumps({"acks": acks, "errors": errors}))
+    print(json.dumps({"acks": acks, "unconfirmed": unconfirmed, "errors": errors}))
 
 
 main()

@@ -6,7 +6,10 @@ recorded writes must show the members' acknowledged writes one after the other, 
 Healed, the old leader rejoins as a replica of the new one (Patroni's pg_rewind where its WAL diverged).
 The seconds to the last write the old leader took, to the first the new leader took, and to the rejoin, the
 acknowledged writes the new leader does not hold, whether Patroni rewound, and what the old leader's server was at the
-heal (primary, in recovery, or not answering: still shutting down) are printed."""
+heal (primary, in recovery, or not answering: still shutting down) are printed.
+The drill runs twice: with asynchronous replication, as the scenario is built, where the old leader's last
+acknowledged writes may be lost (printed); then with postgresql_synchronous turned on by site.yml (the postgresql
+role brings it to the running cluster: PATCH /config) and off again after, where no acknowledged write may be lost."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ETCD_ONLY, address, wait_for
+from conftest import ETCD_ONLY, address, playbook, wait_for
 
 TABLE = "partition_probe"
 # The object store is on the etcd-only host, cut off too. A primary's shutdown archives up to its end: the old leader's
@@ -52,6 +55,31 @@ def start_writer(container: str, seconds: int) -> subprocess.Popen:
     return subprocess.Popen(["podman", "exec", container, *command], stdout=subprocess.PIPE, text=True)
 
 
+def set_synchronous(cluster, on: bool) -> None:
+    """postgresql_synchronous through site.yml's postgresql role, then Patroni's synchronous standby there or gone."""
+    rc, output = playbook(
+        "site.yml", "--limit", "postgres", "--tags", "postgresql", "-e", f"postgresql_synchronous={str(on).lower()}"
+    )
+    assert rc == 0, output[-6000:]
+    assert cluster.dcs_config().get("synchronous_mode") is on, cluster.dcs_config()
+
+    def settled() -> bool:
+        return any(member["Role"] == "Sync Standby" for member in cluster.members()) is on
+
+    assert wait_for(settled, 60), cluster.members()
+
+
+@pytest.fixture
+def replication(request, cluster):
+    """The replication mode of one run of the drill (parametrized): synchronous is turned on for it and off after."""
+    synchronous = request.param == "synchronous"
+    if synchronous:
+        set_synchronous(cluster, True)
+    yield request.param
+    if synchronous:
+        set_synchronous(cluster, False)
+
+
 @pytest.fixture
 def partitioned(cluster):
     """Cut the leader's host off from the other hosts; healed at the end whatever happened. Yields (leader, heal)."""
@@ -72,7 +100,8 @@ def partitioned(cluster):
     heal()
 
 
-def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_once(cluster, partitioned):
+@pytest.mark.parametrize("replication", ["asynchronous", "synchronous"], indirect=True)
+def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_once(cluster, replication, partitioned):
     old, partition, heal = partitioned
     config = cluster.dcs_config()
     ttl, loop_wait = config["ttl"], config["loop_wait"]
@@ -117,20 +146,24 @@ def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_o
         .run(f"journalctl -u 'patroni@*' --since=@{int(start)} --no-pager -o cat | grep 'pg_rewind exit code=0'")
         .stdout.lower()
     )
+    unconfirmed = len(records[old]["unconfirmed"])
     print(
-        f"\npartition: {old} cut off from {new} and {ETCD_ONLY}; its last acknowledged write "
+        f"\npartition ({replication}): {old} cut off from {new} and {ETCD_ONLY}; its last acknowledged write "
         f"{last_old - start:.1f} s after the cut, its server {old_at_heal} at the heal {healed - start:.1f} s after; "
         f"{new}'s first "
         f"acknowledged write {'none' if first_new is None else f'{first_new - start:.1f} s'} after the cut; "
         f"{old} streams again {rejoined_at - healed:.1f} s after the heal ({'rewound' if rewound else 'no rewind'}); "
         f"writes acknowledged: {len(acks[old])} by {old}, {len(acks[new])} by {new}; acknowledged by {old} and not on "
-        f"{new}: {len(lost)}; order of the members that acknowledged: {runs} (ttl {ttl}, loop_wait {loop_wait}, "
+        f"{new}: {len(lost)}; committed by {old} but not confirmed by a standby (the commit's wait cancelled): "
+        f"{unconfirmed}; order of the members that acknowledged: {runs} (ttl {ttl}, loop_wait {loop_wait}, "
         f"retry_timeout {config['retry_timeout']})"
     )
     assert old_at_heal != "primary", f"{old} still took writes at the heal, {healed - start:.1f} s after the cut"
     assert last_old - start <= ttl, f"{old} acknowledged a write {last_old - start:.1f} s after the cut (ttl {ttl})"
     assert led and first_new is not None, cluster.members()
     assert runs == [old, new], runs
+    if replication == "synchronous":
+        assert lost == [], f"{len(lost)} writes acknowledged by {old} in synchronous mode are not on {new}: {lost[:10]}"
     assert last_old < first_new
     assert rejoined, cluster.members()
     assert cluster.leader() == new
