@@ -57,7 +57,9 @@ def patroni_config_patch(current, wanted):
             nested = patroni_config_patch(held, value)
             if nested:
                 patch[key] = nested
-        elif key not in current or held != value or type(held) is not type(value):
+        elif key not in current or held != value or isinstance(held, bool) != isinstance(value, bool):
+            # 1 == True in Python, not to Patroni. (ansible-core's templating may hand over subclasses of str and int:
+            # the types themselves are not compared.)
             patch[key] = value
     return patch
 

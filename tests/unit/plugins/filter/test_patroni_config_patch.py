@@ -50,9 +50,22 @@ def test_keys_only_the_cluster_holds_are_left_alone():
     assert patroni_config_patch(current, WANTED) == {}
 
 
-def test_a_value_of_another_type_is_sent_even_when_it_compares_equal():
+def test_a_number_where_a_boolean_is_wanted_is_sent_even_when_it_compares_equal():
     # 1 == True in Python; Patroni would read them differently.
     assert patroni_config_patch({"synchronous_mode": 1}, {"synchronous_mode": True}) == {"synchronous_mode": True}
+
+
+class TemplatedStr(str):
+    """What ansible-core's templating may hand a filter: a subclass of str (tagged with its origin)."""
+
+
+class TemplatedInt(int):
+    pass
+
+
+def test_templated_values_equal_to_the_held_ones_are_not_sent():
+    wanted = {"ttl": TemplatedInt(30), "postgresql": {"parameters": {"wal_level": TemplatedStr("replica")}}}
+    assert patroni_config_patch(held(), wanted) == {}
 
 
 @pytest.mark.parametrize("current, wanted", [(None, WANTED), (WANTED, ["ttl"]), ("ttl: 30", WANTED)])
