@@ -12,8 +12,10 @@ description:
     keeps what etcd holds, whatever its members' configuration files say. This filter compares what the cluster holds
     (its REST API's C(GET /config)) with what the inventory asks for, and returns the keys that differ, nested as
     Patroni's C(PATCH /config) merges them (C(postgresql.parameters) key by key).
+  - Values compare as text, as Patroni's C(PATCH /config) compares them (C(30) and C("30") are the same setting).
   - Keys the cluster holds and the wanted configuration does not name are left alone (Patroni's own, or an
-    operator's C(patronictl edit-config)); nothing is removed.
+    operator's C(patronictl edit-config)); nothing is removed, so a setting taken out of the wanted configuration
+    stays in the cluster until it is removed there.
 options:
   _input:
     description: The cluster's dynamic configuration, as C(GET /config) returns it.
@@ -57,9 +59,9 @@ def patroni_config_patch(current, wanted):
             nested = patroni_config_patch(held, value)
             if nested:
                 patch[key] = nested
-        elif key not in current or held != value or isinstance(held, bool) != isinstance(value, bool):
-            # 1 == True in Python, not to Patroni. (ansible-core's templating may hand over subclasses of str and int:
-            # the types themselves are not compared.)
+        elif key not in current or str(held) != str(value):
+            # Compared as text, as Patroni's own PATCH compares them: 30 and "30" are one setting to Patroni (a cluster
+            # built by an older ansible-core holds strings), True and 1 are not.
             patch[key] = value
     return patch
 

@@ -20,8 +20,8 @@ from conftest import primary
 from scenario_checks import LabInventory, scenario_checks, systemd_timespan
 
 # What it does to the lab, for the tests beside it (conftest.LAB_PARTS): restarts the workers; their tasks need the
-# database and the broker.
-LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared"}
+# database and the broker; its checks write to the primary it finds when it starts (`tier.database`).
+LAB_USES = {"app": "exclusive", "cache": "shared", "database": "shared", "primary": "shared"}
 
 SCENARIO_ONLY = ("test_a_task_past_its_time_limit_is_stopped_and_never_runs_again",)
 

@@ -5,9 +5,11 @@ is, primary or not, until SECONDS have passed or /tmp/member_writer.stop exists:
 (the row's id and the time the acknowledgement arrived) and the failed attempts (time and error). The hosts share one
 kernel clock (containers), so the times of the members' writers compare.
 
-In synchronous mode a commit that waits for the standby longer than the statement timeout is cancelled, and
-PostgreSQL then answers COMMIT with a warning ("canceling wait for synchronous replication"): committed locally, not
-confirmed by any standby. Such a commit is recorded as unconfirmed, not acknowledged: the application is told.
+In synchronous mode a commit waits for the standby (the statement timeout does not end that wait); when the wait is
+cancelled, PostgreSQL sends a warning ("canceling the wait for synchronous replication"): committed locally, never
+confirmed by a standby. A server that shuts down sends it and drops the connection, so the commit fails for the
+writer; a cancel alone would let COMMIT succeed. Either way such a commit is recorded as unconfirmed, with its row,
+never as acknowledged.
 """
 
 import json
@@ -21,10 +23,16 @@ TABLE, SECONDS = sys.argv[1], float(sys.argv[2])
 STOP = "/tmp/member_writer.stop"
 
 
+def cancelled_wait(conn) -> bool:
+    """The server warned that it cancelled this commit's wait for a synchronous standby."""
+    return conn is not None and any("synchronous replication" in notice for notice in conn.notices)
+
+
 def main():
     acks, unconfirmed, errors, conn = [], [], [], None
     deadline = time.time() + SECONDS
     while time.time() < deadline and not os.path.exists(STOP):
+        row_id = None
         try:
             if conn is None or conn.closed:
                 conn = psycopg2.connect(dbname="shop", connect_timeout=2, options="-c statement_timeout=2000")
@@ -33,10 +41,12 @@ def main():
                 row_id = cursor.fetchone()[0]
             del conn.notices[:]
             conn.commit()
-            cancelled_wait = any("synchronous replication" in notice for notice in conn.notices)
-            (unconfirmed if cancelled_wait else acks).append([row_id, time.time()])
+            (unconfirmed if cancelled_wait(conn) else acks).append([row_id, time.time()])
         except psycopg2.Error as exc:
-            errors.append([time.time(), getattr(exc, "pgcode", None) or type(exc).__name__])
+            if row_id is not None and cancelled_wait(conn):
+                unconfirmed.append([row_id, time.time()])
+            else:
+                errors.append([time.time(), getattr(exc, "pgcode", None) or type(exc).__name__])
             if conn is not None:
                 conn.close()
             conn = None

@@ -63,6 +63,14 @@ class TemplatedInt(int):
     pass
 
 
+def test_a_number_held_as_text_is_the_same_setting():
+    # A cluster built by an ansible-core that rendered the template's values as strings.
+    current = held(
+        ttl="30", postgresql={"use_pg_rewind": True, "parameters": {"max_connections": "100", "wal_level": "replica"}}
+    )
+    assert patroni_config_patch(current, WANTED) == {}
+
+
 def test_templated_values_equal_to_the_held_ones_are_not_sent():
     wanted = {"ttl": TemplatedInt(30), "postgresql": {"parameters": {"wal_level": TemplatedStr("replica")}}}
     assert patroni_config_patch(held(), wanted) == {}
