@@ -12,10 +12,13 @@ description:
     Patroni's configuration file), the primary read from the servers, the replicas the primary streams to, and
     the hosts' Debian releases, and says what C(playbooks/ha_mode.yml) does, before any host is changed.
   - The refusal is the first that applies of an unknown mode; a member that runs no server; members not all in
-    one mode (a cluster mid-way, or both units running a server); no single primary; a member other than the
-    primary not streaming from it or further behind than O(max_lag_bytes); a replication slot on the primary that
-    is no member's (Patroni mode only, since Patroni drops it once it leads); fewer than three, or an even number of,
-    etcd members (Patroni mode only); hosts on different Debian releases.
+    one mode in a way no move leaves them (the steps of a move happen in one order, so what runs each server says
+    where a move stopped), or left mid-way by a move the other way (finish that one first); no single primary; a
+    member other than the primary not streaming from it or further behind than O(max_lag_bytes); a replication
+    slot on the primary that is no member's (Patroni mode only, since Patroni drops it once it leads); fewer than
+    three, or an even number of, etcd members (Patroni mode only); hosts on different Debian releases.
+  - A cluster that a move in the wanted direction left mid-way (the playbook or its controller stopped) is moved on:
+    each member gets the steps it has not had (C(steps)), from the same checks.
   - A cluster already in the wanted mode is never refused for its lag, since nothing is changed.
 options:
   _input:
@@ -67,7 +70,9 @@ RETURN = r"""
 _value:
   description:
     - C(current) (V(manual), V(patroni) or V(mixed)), C(action) (V(none) when the cluster is in the wanted mode,
-      V(move) otherwise) and C(refusal) (empty when the move, or nothing, may go ahead).
+      V(move) otherwise), C(refusal) (empty when the move, or nothing, may go ahead), C(resume) (true when a move
+      that stopped half-way goes on) and C(steps) (by member, the steps of C(playbooks/ha_mode.yml) it still needs:
+      V(adopt) and V(handover) to Patroni; V(nofailover), V(leader), V(replica) and V(forget) back).
   type: dict
 """
 
@@ -79,6 +84,14 @@ WHAT_TO_DO_MIDWAY = (
     "Bring every member back to one mode by hand first (roles/postgresql/README.md, 'Moving between the modes': "
     "which unit to stop and which to start), then run this again."
 )
+# What a move leaves on a replica while the primary is where the move's order puts it (member_mode's names): to
+# Patroni, the primary is adopted first ("both": Patroni beside Debian's unit) and handed over last; back to the
+# manual mode, the replicas are tagged, then the leader moves ("manual+config"), then the replicas, then every
+# member forgets Patroni.
+MIDWAY_REPLICAS = {
+    "patroni": {"manual", "manual+config", "both", "patroni"},
+    "manual": {"patroni", "manual+config", "manual"},
+}
 
 
 def member_mode(state):
@@ -115,6 +128,37 @@ def foreign_slots(members, slots):
     return sorted(f"{slot.get('name')} ({slot.get('type')})" for slot in slots if slot.get("name") not in own)
 
 
+def interrupted_move(modes, primary):
+    """The mode a move that stopped half-way was heading for: patroni, manual, either, or '' (pure).
+
+    either: only the primary holds Patroni's configuration and no Patroni runs, as a move to Patroni leaves it when
+    it stops before Patroni starts, and a move back when it stops as the primary forgets Patroni.
+    """
+    lead = modes.get(primary)
+    replicas = {mode for member, mode in modes.items() if member != primary}
+    if lead == "both" and replicas <= MIDWAY_REPLICAS["patroni"]:
+        return "patroni"
+    if lead == "manual+config" and replicas <= MIDWAY_REPLICAS["manual"]:
+        return "manual" if replicas & {"patroni", "manual+config"} else "either"
+    # The primary forgets Patroni last of the steps back, beside the replicas, whose servers moved before.
+    if lead == "manual" and replicas <= {"manual+config", "manual"} and "manual+config" in replicas:
+        return "manual"
+    return ""
+
+
+def steps_left(modes, primary, target):
+    """By member, the steps of playbooks/ha_mode.yml it still needs to reach the target mode (pure)."""
+    if target == "patroni":
+        return {member: [] if mode == "patroni" else ["adopt", "handover"] for member, mode in modes.items()}
+    steps = {}
+    for member, mode in modes.items():
+        if mode == "patroni":
+            steps[member] = ["leader", "forget"] if member == primary else ["nofailover", "replica", "forget"]
+        else:
+            steps[member] = ["forget"] if mode == "manual+config" else []
+    return steps
+
+
 def ha_mode_plan(
     states, target, primary, replicas=None, etcd_members=None, releases=None, max_lag_bytes=16777216, slots=None
 ):
@@ -126,6 +170,8 @@ def ha_mode_plan(
             "current": "",
             "action": "none",
             "refusal": f"ha_mode must be patroni or manual, not {target!r}. Nothing was changed.",
+            "resume": False,
+            "steps": {},
         }
     modes = {member: member_mode(state or {}) for member, state in states.items()}
     named = ", ".join(f"{m} {mode}" for m, mode in sorted(modes.items()))
@@ -138,20 +184,30 @@ def ha_mode_plan(
                 f"{', '.join(down)} run(s) no server (neither postgresql@ nor patroni@ is active). Start it in the "
                 "cluster's current mode and let it catch up, then run this again. Nothing was changed."
             ),
+            "resume": False,
+            "steps": {},
         }
     current = next(iter(modes.values())) if len(set(modes.values())) == 1 else "mixed"
-    if current not in MODES:
-        return {
-            "current": "mixed",
-            "action": "none",
-            "refusal": (
-                f"the cluster is mid-way between the modes ({named}; 'both': postgresql@ and patroni@ are active, "
-                f"'manual+config': Patroni's configuration is left beside postgresql@). {WHAT_TO_DO_MIDWAY} "
-                "Nothing was changed."
-            ),
-        }
     if current == target:
-        return {"current": current, "action": "none", "refusal": ""}
+        return {"current": current, "action": "none", "refusal": "", "resume": False, "steps": {}}
+    resume = current not in MODES
+    if resume:
+        current = "mixed"
+        # Without a single primary the refusals below say so; where the move stopped matters no more.
+        heading = interrupted_move(modes, primary) if primary else target
+        midway = (
+            f"the cluster is mid-way between the modes ({named}; 'both': postgresql@ and patroni@ are active, "
+            "'manual+config': Patroni's configuration is left beside postgresql@)"
+        )
+        if not heading:
+            refusal = f"{midway}, which no move of this playbook leaves. {WHAT_TO_DO_MIDWAY} Nothing was changed."
+            return {"current": current, "action": "none", "refusal": refusal, "resume": False, "steps": {}}
+        if heading not in (target, "either"):
+            refusal = (
+                f"{midway}, as a move to the {heading} mode leaves it when it stops half-way. Finish that move first "
+                f"(-e ha_mode={heading}), then run this again. Nothing was changed."
+            )
+            return {"current": current, "action": "none", "refusal": refusal, "resume": False, "steps": {}}
     refusals = []
     if not primary:
         refusals.append("the cluster has no single primary (see the topology step's message)")
@@ -180,6 +236,8 @@ def ha_mode_plan(
         "current": current,
         "action": "move",
         "refusal": "; ".join(refusals) + (". Nothing was changed." if refusals else ""),
+        "resume": resume,
+        "steps": steps_left(modes, primary, target),
     }
 
 

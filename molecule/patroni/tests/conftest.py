@@ -43,23 +43,26 @@ def wait_for(check, timeout, interval=1.0):
         time.sleep(interval)
 
 
+def playbook_command(name: str, *args: str) -> list[str]:
+    """ansible-playbook playbooks/NAME against the scenario's instances."""
+    return [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        *("-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)),
+        str(REPO / "playbooks" / name),
+        *args,
+    ]
+
+
+PLAYBOOK_ENV = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+
+
 def playbook(name: str, *args: str, json_output: bool = False, timeout: int = 600) -> tuple[int, str]:
     """ansible-playbook playbooks/NAME against the scenario's instances: (rc, output)."""
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    env = {**os.environ, **PLAYBOOK_ENV}
     if json_output:
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            *("-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)),
-            str(REPO / "playbooks" / name),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
+        playbook_command(name, *args), capture_output=True, text=True, env=env, timeout=timeout, check=False
     )
     return result.returncode, result.stdout + result.stderr
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +23,29 @@ _patroni = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_patroni)
 playbook = _patroni.playbook
 wait_for = _patroni.wait_for
+
+
+def playbook_stopped_when(condition: Callable[[], bool], name: str, *args: str, timeout: int = 900) -> str:
+    """ansible-playbook playbooks/NAME, killed with its workers (SIGKILL: a controller that is gone) as soon as
+    condition() holds: its output until then. Fails if the playbook ends first."""
+    with subprocess.Popen(
+        _patroni.playbook_command(name, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **_patroni.PLAYBOOK_ENV},
+        start_new_session=True,
+    ) as run:
+        deadline, held = time.monotonic() + timeout, False
+        while not held and run.poll() is None and time.monotonic() < deadline:
+            held = condition()
+            time.sleep(0 if held else 0.5)
+        ended = run.poll()
+        os.killpg(run.pid, signal.SIGKILL)
+        out = run.communicate()[0]
+    assert held and ended is None, f"{name} ended (rc {ended}) or timed out before it could be stopped:\n{out[-4000:]}"
+    return out
+
 
 MEMBERS = {"molecule-mig-db1": "molecule-mig-db1", "molecule-mig-db2": "molecule-mig-db2"}
 BOUNCER = "molecule-mig-etcd"

@@ -5,15 +5,17 @@ nothing, the cluster moves back (Debian's unit runs both servers, Patroni is gon
 second run does nothing, and every row whose commit the writer saw acknowledged, and every row written before, is on
 the primary. Around the moves: the manual mode's playbooks refuse the cluster while Patroni runs it, a check-mode run
 moves nothing, a paused Patroni is not moved back, the move back leaves no Patroni file, credential or etcd key, and
-a scope that etcd already holds is refused. The tests run in this order; the writer's failed attempts, its longest
-gap between two commits, PgBouncer's pause and the playbook's time are printed."""
+a scope that etcd already holds is refused. Then each way once more with the controller killed half-way (to Patroni
+once Patroni adopted the primary, back once Debian's unit runs the leader again): the move the other way is refused,
+the same move goes on under the writer and ends as a whole one does. The tests run in this order; the writer's failed
+attempts, its longest gap between two commits, PgBouncer's pause and the playbook's time are printed."""
 
 from __future__ import annotations
 
 import re
 import time
 
-from conftest import playbook, wait_for
+from conftest import playbook, playbook_stopped_when, wait_for
 
 PRIMARY, REPLICA = "molecule-mig-db1", "molecule-mig-db2"
 START_CONF = "/etc/postgresql/17/main/start.conf"
@@ -85,7 +87,7 @@ def run_under_writer(cluster, writer, table, mode):
     assert not result.errors
     assert {m: identity(cluster, m) for m in cluster.hosts} == before  # same cluster, same timeline: no promotion
     assert {m: session_defaults(cluster, m) for m in cluster.hosts} == defaults
-    return result
+    return out
 
 
 def test_refusals_change_nothing(cluster):
@@ -121,8 +123,7 @@ def test_rows_written_before(cluster):
     ).stdout
 
 
-def test_to_patroni_under_a_writer(cluster, writer):
-    run_under_writer(cluster, writer, "to_patroni", "patroni")
+def assert_patroni_runs_the_cluster(cluster):
     members = {m["Member"]: m for m in cluster.patroni_members(PRIMARY)}
     assert members["molecule_mig_db1"]["Role"] == "Leader" and members["molecule_mig_db1"]["State"] == "running"
     assert members["molecule_mig_db2"]["State"] == "streaming"
@@ -132,6 +133,28 @@ def test_to_patroni_under_a_writer(cluster, writer):
     assert cluster.primary() == PRIMARY and cluster.streaming(REPLICA)
     assert cluster.hosts[REPLICA].file(MARKER).exists  # the replica kept its data directory: no clone
     assert cluster.bouncer.run("systemctl is-active webstack-pgbouncer-follow").stdout.strip() == "active"
+
+
+def assert_the_manual_mode_runs_the_cluster(cluster):
+    for member, host in cluster.hosts.items():
+        assert cluster.units(member)["postgresql"] == ("active", "enabled")
+        assert cluster.units(member)["patroni"][0] != "active"
+        assert not host.file(PATRONI_CONFIG).exists
+        assert "auto" in host.file(START_CONF).content_string
+    assert cluster.primary() == PRIMARY and cluster.streaming(REPLICA)
+    assert cluster.hosts[REPLICA].file(MARKER).exists
+    assert cluster.bouncer.run("systemctl is-active webstack-pgbouncer-follow").stdout.strip() != "active"
+    for host in cluster.hosts.values():
+        assert [path for path in PATRONI_LEFTOVERS if host.file(path).exists] == []
+
+
+def unit_active(cluster, member, unit) -> bool:
+    return cluster.hosts[member].run(f"systemctl is-active {unit}").stdout.strip() == "active"
+
+
+def test_to_patroni_under_a_writer(cluster, writer):
+    run_under_writer(cluster, writer, "to_patroni", "patroni")
+    assert_patroni_runs_the_cluster(cluster)
 
 
 def test_the_manual_modes_playbooks_refuse_the_cluster_patroni_now_runs(cluster):
@@ -173,16 +196,7 @@ def test_a_paused_patroni_is_not_moved_back(cluster):
 
 def test_back_to_manual_under_a_writer(cluster, writer):
     run_under_writer(cluster, writer, "to_manual", "manual")
-    for member, host in cluster.hosts.items():
-        assert cluster.units(member)["postgresql"] == ("active", "enabled")
-        assert cluster.units(member)["patroni"][0] != "active"
-        assert not host.file(PATRONI_CONFIG).exists
-        assert "auto" in host.file(START_CONF).content_string
-    assert cluster.primary() == PRIMARY and cluster.streaming(REPLICA)
-    assert cluster.hosts[REPLICA].file(MARKER).exists
-    assert cluster.bouncer.run("systemctl is-active webstack-pgbouncer-follow").stdout.strip() != "active"
-    for host in cluster.hosts.values():
-        assert [path for path in PATRONI_LEFTOVERS if host.file(path).exists] == []
+    assert_the_manual_mode_runs_the_cluster(cluster)
 
 
 def test_after_the_move_back_etcd_holds_nothing_of_the_cluster_and_a_scope_in_use_is_refused(cluster):
@@ -207,10 +221,37 @@ def test_a_second_run_to_manual_changes_nothing():
     assert set(recap_changes(out).values()) == {0}, out[-3000:]
 
 
+def test_a_move_to_patroni_that_stopped_half_way_is_not_turned_back_and_goes_on(cluster, writer):
+    # The controller gone as soon as Patroni runs beside the primary's server (the adopt step; the replica untouched).
+    playbook_stopped_when(
+        lambda: unit_active(cluster, PRIMARY, "patroni@17-main"), "ha_mode.yml", "-e", "ha_mode=patroni"
+    )
+    assert cluster.units(PRIMARY)["postgresql"][0] == "active" and cluster.units(REPLICA)["patroni"][0] != "active"
+    rc, out = playbook("ha_mode.yml", "-e", "ha_mode=manual")
+    assert rc != 0, out[-3000:]
+    assert "as a move to the patroni mode leaves it when it stops half-way" in " ".join(out.split()), out[-3000:]
+    assert set(recap_changes(out).values()) == {0}, out[-3000:]
+    out = run_under_writer(cluster, writer, "resumed_to_patroni", "patroni")
+    assert "A move that stopped half-way goes on" in " ".join(out.split()), out[-3000:]
+    assert_patroni_runs_the_cluster(cluster)
+
+
+def test_a_move_back_that_stopped_after_the_leader_goes_on(cluster, writer):
+    # The controller gone as soon as Debian's unit runs the leader's server again: perhaps inside PgBouncer's pause,
+    # before the replica's step.
+    playbook_stopped_when(
+        lambda: unit_active(cluster, PRIMARY, "postgresql@17-main"), "ha_mode.yml", "-e", "ha_mode=manual"
+    )
+    assert cluster.units(REPLICA)["patroni"][0] == "active"
+    out = run_under_writer(cluster, writer, "resumed_to_manual", "manual")
+    assert "A move that stopped half-way goes on" in " ".join(out.split()), out[-3000:]
+    assert_the_manual_mode_runs_the_cluster(cluster)
+
+
 def test_every_committed_row_is_there(cluster):
     checksum = cluster.sql(PRIMARY, "SELECT md5(string_agg(payload, ',' ORDER BY id)) FROM before_move").stdout
     assert checksum == SEEN["before_move"]
-    for table in ("to_patroni", "to_manual"):
+    for table in ("to_patroni", "to_manual", "resumed_to_patroni", "resumed_to_manual"):
         stored = set(map(int, cluster.sql(PRIMARY, f"SELECT id FROM {table}").stdout.split()))
         acked = set(SEEN[table])
         print(f"\n{table}: {len(acked)} commits acknowledged, {len(stored)} rows stored, missing {len(acked - stored)}")

@@ -17,18 +17,35 @@ def plan(states, target="patroni", replicas=STREAMING, **kwargs):
     return ha_mode_plan(states, target, "db1", replicas=list(replicas), etcd_members=kwargs.pop("etcd", ETCD), **kwargs)
 
 
+BOTH = {"manual": True, "patroni": True, "patroni_config": True}
+CONFIG = {"manual": True, "patroni": False, "patroni_config": True}
+TO_PATRONI = ["adopt", "handover"]
+
+
 def test_a_manual_cluster_moves_to_patroni():
-    assert plan({"db1": MANUAL, "db2": MANUAL}) == {"current": "manual", "action": "move", "refusal": ""}
+    assert plan({"db1": MANUAL, "db2": MANUAL}) == {
+        "current": "manual",
+        "action": "move",
+        "refusal": "",
+        "resume": False,
+        "steps": {"db1": TO_PATRONI, "db2": TO_PATRONI},
+    }
 
 
 def test_a_patroni_cluster_moves_back():
-    assert plan({"db1": PATRONI, "db2": PATRONI}, "manual") == {"current": "patroni", "action": "move", "refusal": ""}
+    assert plan({"db1": PATRONI, "db2": PATRONI}, "manual") == {
+        "current": "patroni",
+        "action": "move",
+        "refusal": "",
+        "resume": False,
+        "steps": {"db1": ["leader", "forget"], "db2": ["nofailover", "replica", "forget"]},
+    }
 
 
 @pytest.mark.parametrize("state, target", [(MANUAL, "manual"), (PATRONI, "patroni")])
 def test_a_cluster_in_the_wanted_mode_is_left_alone_whatever_its_lag(state, target):
     result = plan({"db1": state, "db2": state}, target, replicas=[])
-    assert result == {"current": target, "action": "none", "refusal": ""}
+    assert result == {"current": target, "action": "none", "refusal": "", "resume": False, "steps": {}}
 
 
 def test_an_unknown_mode_is_refused():
@@ -37,17 +54,58 @@ def test_an_unknown_mode_is_refused():
 
 
 @pytest.mark.parametrize(
-    "db2, shown",
+    "db1, db2, target, steps",
     [
-        (PATRONI, "db2 patroni"),
-        ({"manual": True, "patroni": True, "patroni_config": True}, "db2 both"),
-        ({"manual": True, "patroni": False, "patroni_config": True}, "db2 manual+config"),
+        # to Patroni: the primary adopted, then each replica adopted and handed over, the primary last
+        (BOTH, MANUAL, "patroni", {"db1": TO_PATRONI, "db2": TO_PATRONI}),
+        (BOTH, CONFIG, "patroni", {"db1": TO_PATRONI, "db2": TO_PATRONI}),
+        (BOTH, BOTH, "patroni", {"db1": TO_PATRONI, "db2": TO_PATRONI}),
+        (BOTH, PATRONI, "patroni", {"db1": TO_PATRONI, "db2": []}),
+        # back: the leader moved, then the replicas, then each member forgets Patroni
+        (CONFIG, PATRONI, "manual", {"db1": ["forget"], "db2": ["nofailover", "replica", "forget"]}),
+        (CONFIG, CONFIG, "manual", {"db1": ["forget"], "db2": ["forget"]}),
+        (MANUAL, CONFIG, "manual", {"db1": [], "db2": ["forget"]}),
+        # only the primary holds Patroni's configuration: either way goes on
+        (CONFIG, MANUAL, "manual", {"db1": ["forget"], "db2": []}),
+        (CONFIG, MANUAL, "patroni", {"db1": TO_PATRONI, "db2": TO_PATRONI}),
     ],
 )
-def test_a_cluster_mid_way_is_refused_with_each_members_state(db2, shown):
-    result = plan({"db1": MANUAL, "db2": db2})
-    assert result["current"] == "mixed" and "mid-way" in result["refusal"] and shown in result["refusal"]
-    assert "Moving between the modes" in result["refusal"]
+def test_a_move_stopped_half_way_goes_on_with_the_steps_each_member_lacks(db1, db2, target, steps):
+    result = plan({"db1": db1, "db2": db2}, target)
+    assert result == {"current": "mixed", "action": "move", "refusal": "", "resume": True, "steps": steps}
+
+
+@pytest.mark.parametrize(
+    "db1, db2, target, heading",
+    [
+        (BOTH, MANUAL, "manual", "patroni"),
+        (BOTH, PATRONI, "manual", "patroni"),
+        (CONFIG, PATRONI, "patroni", "manual"),
+        (MANUAL, CONFIG, "patroni", "manual"),
+    ],
+)
+def test_a_move_stopped_half_way_is_not_turned_back(db1, db2, target, heading):
+    result = plan({"db1": db1, "db2": db2}, target)
+    assert result["action"] == "none" and "mid-way" in result["refusal"]
+    assert f"as a move to the {heading} mode leaves it when it stops half-way" in result["refusal"]
+    assert f"Finish that move first (-e ha_mode={heading})" in result["refusal"]
+
+
+@pytest.mark.parametrize(
+    "db1, db2, shown",
+    [
+        (MANUAL, BOTH, "db2 both"),
+        (PATRONI, MANUAL, "db1 patroni, db2 manual"),
+        (MANUAL, PATRONI, "db1 manual, db2 patroni"),
+        (CONFIG, BOTH, "db2 both"),
+    ],
+)
+def test_a_cluster_no_move_leaves_is_refused_with_each_members_state(db1, db2, shown):
+    for target in ("patroni", "manual"):
+        result = plan({"db1": db1, "db2": db2}, target)
+        assert result["current"] == "mixed" and "mid-way" in result["refusal"] and shown in result["refusal"]
+        assert "which no move of this playbook leaves" in result["refusal"]
+        assert "Moving between the modes" in result["refusal"]
 
 
 def test_a_member_without_a_server_is_refused():
@@ -80,8 +138,9 @@ def test_different_releases_are_refused():
     assert "different Debian releases (db1 bookworm, db2 trixie)" in result["refusal"]
 
 
-def test_no_primary_is_refused():
-    result = ha_mode_plan({"db1": MANUAL, "db2": MANUAL}, "patroni", "", replicas=[], etcd_members=ETCD)
+@pytest.mark.parametrize("db1", [MANUAL, BOTH])
+def test_no_primary_is_refused(db1):
+    result = ha_mode_plan({"db1": db1, "db2": MANUAL}, "patroni", "", replicas=[], etcd_members=ETCD)
     assert "no single primary" in result["refusal"]
 
 
