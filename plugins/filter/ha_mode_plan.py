@@ -14,7 +14,8 @@ description:
   - The refusal is the first that applies of an unknown mode; a member that runs no server; members not all in
     one mode in a way no move leaves them (the steps of a move happen in one order, so what runs each server says
     where a move stopped), or left mid-way by a move the other way (finish that one first); no single primary; a
-    member other than the primary not streaming from it or further behind than O(max_lag_bytes); a replication
+    member other than the primary not streaming from it or further behind than O(max_lag_bytes) (but for a replica
+    that Patroni still runs in a move back that goes on: with the leader moved it follows nobody); a replication
     slot on the primary that is no member's (Patroni mode only, since Patroni drops it once it leads); fewer than
     three, or an even number of, etcd members (Patroni mode only); hosts on different Debian releases.
   - A cluster that a move in the wanted direction left mid-way (the playbook or its controller stopped) is moved on:
@@ -212,7 +213,11 @@ def ha_mode_plan(
     if not primary:
         refusals.append("the cluster has no single primary (see the topology step's message)")
     else:
-        refusals.extend(replica_refusals(sorted(states), primary, replicas or [], int(max_lag_bytes)))
+        # Back, once the leader moved, a replica Patroni still runs follows nobody (Patroni has no leader to point it
+        # at): its replica step points it at the primary, from its own data.
+        waiting = {m for m, mode in modes.items() if resume and target == "manual" and mode == "patroni"}
+        streaming = sorted(set(states) - waiting)
+        refusals.extend(replica_refusals(streaming, primary, replicas or [], int(max_lag_bytes)))
     foreign = foreign_slots(states, slots or [])
     if target == "patroni" and foreign:
         refusals.append(

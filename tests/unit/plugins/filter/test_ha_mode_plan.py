@@ -75,6 +75,13 @@ def test_a_move_stopped_half_way_goes_on_with_the_steps_each_member_lacks(db1, d
     assert result == {"current": "mixed", "action": "move", "refusal": "", "resume": True, "steps": steps}
 
 
+def test_back_a_replica_patroni_still_runs_need_not_stream_once_the_leader_moved():
+    result = plan({"db1": CONFIG, "db2": PATRONI}, "manual", replicas=[])
+    assert result["refusal"] == "" and result["steps"]["db2"] == ["nofailover", "replica", "forget"]
+    # one already under Debian's unit must stream
+    assert "db2 does not stream from db1" in plan({"db1": CONFIG, "db2": CONFIG}, "manual", replicas=[])["refusal"]
+
+
 @pytest.mark.parametrize(
     "db1, db2, target, heading",
     [
