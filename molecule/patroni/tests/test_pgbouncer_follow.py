@@ -1,12 +1,15 @@
 """PgBouncer follows the Patroni leader (webstack-pgbouncer-follow.service on the PgBouncer host): writes through it
 reach the leader, the read-only alias the replica, and after the leader's host freezes PgBouncer points at the new
-leader without an Ansible run. The failover prints the seconds it measured. Runs after test_patroni.py."""
+leader without an Ansible run. The failover runs with the role's timing defaults, then with a tighter one that
+site.yml brings to the running cluster (and takes back after); each prints the seconds it measured. Runs after
+test_patroni.py."""
 
 import json
 import subprocess
 import time
 
-from conftest import BOUNCER_ADMIN, CA, SHOP, address, wait_for
+import pytest
+from conftest import BOUNCER_ADMIN, CA, SHOP, address, playbook, wait_for
 
 UNIT = "webstack-pgbouncer-follow.service"
 
@@ -39,7 +42,31 @@ def test_writes_through_pgbouncer_reach_the_leader_and_reads_the_replica(cluster
     assert bouncer.write() == leader_address
 
 
-def test_pgbouncer_follows_the_leader_through_a_failover(cluster, bouncer):
+# Tighter than the defaults (ttl 20, loop_wait 5, retry_timeout 5): a failover within 6-14 s of the last renewal,
+# for a leader that an etcd or disk outage of 3 s demotes.
+TIGHT = {"ttl": 10, "loop_wait": 2, "retry_timeout": 3}
+
+
+def set_timing(cluster, timing: dict) -> None:
+    """Patroni's ttl, loop_wait and retry_timeout through site.yml's postgresql role ({}: the inventory's)."""
+    extra = [arg for key, value in timing.items() for arg in ("-e", f"postgresql_patroni_{key}={value}")]
+    rc, output = playbook("site.yml", "--limit", "postgres", "--tags", "postgresql", *extra)
+    assert rc == 0, output[-6000:]
+
+
+@pytest.fixture(params=["defaults", "tight"])
+def timing(request, cluster):
+    """The timing of one run of the failover: the role's defaults, or TIGHT brought in for it and taken back after."""
+    if request.param == "tight":
+        set_timing(cluster, TIGHT)
+        assert {key: cluster.dcs_config().get(key) for key in TIGHT} == TIGHT, cluster.dcs_config()
+    yield request.param
+    if request.param == "tight":
+        # The old leader rejoined (the test waits for it): site.yml wants every member streaming.
+        set_timing(cluster, {})
+
+
+def test_pgbouncer_follows_the_leader_through_a_failover(cluster, bouncer, timing):
     """The leader's container is frozen, as in test_patroni's failover. Measured from the freeze: the new leader
     answering GET /primary, PgBouncer pointing at it, and the first write through PgBouncer it commits."""
     config = cluster.dcs_config()
@@ -72,9 +99,9 @@ def test_pgbouncer_follows_the_leader_through_a_failover(cluster, bouncer):
     events = json.loads(out or "{}")
     seconds = {name: round(at - start, 1) for name, at in events.items()}
     print(
-        f"\npgbouncer follow: {old} froze; {new} leads after {seconds.get('leader')} s, PgBouncer points at it after "
-        f"{seconds.get('repoint')} s, first write through PgBouncer after {seconds.get('write')} s (ttl "
-        f"{config['ttl']}, loop_wait {config['loop_wait']}, watcher every 1 s)"
+        f"\npgbouncer follow ({timing}): {old} froze; {new} leads after {seconds.get('leader')} s, PgBouncer points "
+        f"at it after {seconds.get('repoint')} s, first write through PgBouncer after {seconds.get('write')} s (ttl "
+        f"{config['ttl']}, loop_wait {config['loop_wait']}, retry_timeout {config['retry_timeout']}, watcher every 1 s)"
     )
     assert sorted(events) == ["leader", "repoint", "write"], (events, probe.stderr.read())
     assert bouncer.hosts().get("shop") == new_address
