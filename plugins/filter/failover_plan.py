@@ -49,7 +49,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import is_valid_lsn, parse_lsn
+from ansible_collections.opsforge.webstack.plugins.module_utils.lsn import is_valid_lsn, parse_lsn
 
 
 def failover_plan(members, requested="", force=False):

@@ -44,7 +44,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.opsforge.webstack.plugins.module_utils.node_state import STATES
+from ansible_collections.opsforge.webstack.plugins.module_utils.member_state import STATES
 
 
 def pg_topology(states, bootstrap_primary):

@@ -11,16 +11,15 @@ The results are the plain dicts decide_action() in standby.py takes.
 import os
 
 from ansible_collections.opsforge.webstack.plugins.module_utils.auto_conf import parse_auto_conf, read_auto_conf
+from ansible_collections.opsforge.webstack.plugins.module_utils.lsn import format_lsn, parse_lsn
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
     connection_kwargs,
     current_timeline,
     describe_target,
     fetch_one,
-    format_lsn,
     login_params,
     parse_controldata,
-    parse_lsn,
     strip_conninfo_password,
     try_connect,
 )
@@ -202,22 +201,6 @@ def probe_primary(params):
         return None, str(exc).strip()
     finally:
         conn.close()
-
-
-# The states a cluster member reports; the pg_topology filter decides the primary from them.
-STATES = ("absent", "running-primary", "running-standby", "stopped-primary", "stopped-standby")
-
-
-def classify(local, in_recovery):
-    """A member's state from inspect_local() and pg_is_in_recovery() (None when the server did not answer) (pure).
-
-    A server that runs but does not answer counts as stopped, as the standby.signal file says.
-    """
-    if not local["has_pg_version"]:
-        return "absent"
-    if in_recovery is not None:
-        return "running-standby" if in_recovery else "running-primary"
-    return "stopped-standby" if local["standby_signal"] else "stopped-primary"
 
 
 def ask_in_recovery(params, data_dir):

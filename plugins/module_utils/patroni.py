@@ -9,14 +9,13 @@ more, right before it asks) both call it. health_refusal() decides whether the w
 restart one of its members (the patroni_cluster_check filter: patch.yml's pre-check and its wait after each
 member's restart). request() is the one HTTP call: TLS verified with the cluster's CA,
 straight to the member (never through a proxy from the environment), basic authentication where given.
-Everything but request() is pure, so that the refusals are unit tested without hosts.
+Everything but request() is pure, so that the refusals are unit tested without hosts. request() imports ssl and
+urllib itself: the filters load this file in every forked worker (ansible-core executes each file in plugins/filter
+there), and never call it.
 """
 
 import base64
 import json
-import ssl
-import urllib.error
-import urllib.request
 from typing import Any, NamedTuple, Optional
 
 # Patroni's roles of a member that streams from the leader (quorum_standby: Patroni 4's quorum commit).
@@ -60,6 +59,10 @@ def request(
     body: Optional[dict[str, Any]] = None,
 ) -> Response:
     """One request to a member's REST API; an HTTP error status is an answer, no answer raises OSError."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
     context = ssl.create_default_context(cafile=ca_cert)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
     headers = {"Accept": "application/json"}

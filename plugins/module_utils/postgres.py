@@ -3,9 +3,9 @@
 
 """Shared helpers for the opsforge.webstack PostgreSQL modules.
 
-Everything that does not need a connection (LSN arithmetic, conninfo
-parsing and quoting, pg_controldata parsing, timeline history checks) is a
-plain function so that it can be unit tested without a database.
+Everything that does not need a connection (conninfo parsing and quoting,
+pg_controldata parsing, timeline history checks) is a plain function so that
+it can be unit tested without a database; LSN arithmetic is in lsn.py.
 """
 
 import contextlib
@@ -17,6 +17,11 @@ import traceback
 from typing import Any, Callable, Optional, TypeVar
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.opsforge.webstack.plugins.module_utils.lsn import (
+    is_valid_lsn,
+    parse_lsn,
+    timeline_from_walfile,
+)
 
 PSYCOPG2_IMP_ERR = None
 try:
@@ -282,54 +287,6 @@ def fetch_all(conn, sql, args=None):
 def fetch_one(conn, sql, args=None):
     rows = fetch_all(conn, sql, args)
     return rows[0] if rows else None
-
-
-# --------------------------------------------------------------------------
-# LSN helpers
-# --------------------------------------------------------------------------
-
-_LSN_RE = re.compile(r"^\s*([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})\s*$")
-
-
-def parse_lsn(value):
-    """'16/B374D848' -> integer byte position. None stays None. Raises ValueError on garbage."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    match = _LSN_RE.match(str(value))
-    if not match:
-        raise ValueError(f"not a PostgreSQL LSN: {value!r} (expected the form 'XXXXXXXX/XXXXXXXX')")
-    return (int(match.group(1), 16) << 32) | int(match.group(2), 16)
-
-
-def format_lsn(value):
-    """Integer byte position -> 'X/X' text as PostgreSQL prints it. None stays None."""
-    if value is None:
-        return None
-    if value < 0:
-        raise ValueError(f"an LSN cannot be negative: {value!r}")
-    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
-
-
-def lsn_diff(left, right):
-    """left - right in bytes (like pg_wal_lsn_diff); None when either side is unknown."""
-    if left is None or right is None:
-        return None
-    return parse_lsn(left) - parse_lsn(right)
-
-
-def is_valid_lsn(value):
-    try:
-        parse_lsn(value)
-    except ValueError:
-        return False
-    return True
-
-
-def timeline_from_walfile(walfile):
-    """'00000002000000000000000A' -> 2 (the first 8 hex digits of a WAL file name are the timeline)."""
-    return int(walfile[:8], 16)
 
 
 # --------------------------------------------------------------------------

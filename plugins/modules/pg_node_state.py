@@ -89,11 +89,8 @@ connect_error:
   sample: null
 """
 
-from ansible_collections.opsforge.webstack.plugins.module_utils.node_state import (
-    ask_in_recovery,
-    classify,
-    inspect_local,
-)
+from ansible_collections.opsforge.webstack.plugins.module_utils.member_state import classify
+from ansible_collections.opsforge.webstack.plugins.module_utils.node_state import ask_in_recovery, inspect_local
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
     new_module,

@@ -125,6 +125,7 @@ msg:
 
 import time
 
+from ansible_collections.opsforge.webstack.plugins.module_utils.lsn import is_valid_lsn, lsn_diff
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     accepts_writes,
     connect,
@@ -133,8 +134,6 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     elapsed_ms,
     failing_on_db_error,
     fetch_one,
-    is_valid_lsn,
-    lsn_diff,
     new_module,
     poll_new_connections,
     poll_until,

@@ -239,6 +239,7 @@ pending_restart:
 """
 
 
+from ansible_collections.opsforge.webstack.plugins.module_utils.lsn import lsn_diff
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     connect,
     current_timeline,
@@ -246,7 +247,6 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     failing_on_db_error,
     fetch_all,
     fetch_one,
-    lsn_diff,
     new_module,
     postgres_common_argument_spec,
     strip_conninfo_password,

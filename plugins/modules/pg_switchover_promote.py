@@ -250,6 +250,7 @@ import threading
 import time
 import traceback
 
+from ansible_collections.opsforge.webstack.plugins.module_utils.lsn import format_lsn, parse_lsn
 from ansible_collections.opsforge.webstack.plugins.module_utils.patroni import (
     Response,
     patroni_argument_spec,
@@ -266,9 +267,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import 
     elapsed_ms,
     ensure_psycopg2,
     fetch_one,
-    format_lsn,
     new_module,
-    parse_lsn,
     poll_until,
     try_connect,
 )

@@ -174,6 +174,7 @@ from datetime import datetime, timezone
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsforge.webstack.plugins.module_utils import pgbackrest as pgb
 from ansible_collections.opsforge.webstack.plugins.module_utils import postgres as pg
+from ansible_collections.opsforge.webstack.plugins.module_utils.lsn import parse_lsn
 
 
 def connection_params(params):
@@ -195,7 +196,7 @@ def read_archiver(module):
         row = pg.fetch_one(conn, pgb.ARCHIVER_SQL)
     finally:
         conn.close()
-    row["current_lsn_int"] = pg.parse_lsn(row["current_lsn"]) if row["current_lsn"] else None
+    row["current_lsn_int"] = parse_lsn(row["current_lsn"]) if row["current_lsn"] else None
     return row
 
 

@@ -15,42 +15,6 @@ Min recovery ending loc's timeline:   2
 """
 
 
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [("0/0", 0), ("0/3000148", 0x3000148), ("16/B374D848", (0x16 << 32) | 0xB374D848), ("ff/ffffffff", 2**40 - 1)],
-)
-def test_parse_and_format_lsn_round_trip(text, value):
-    assert pg.parse_lsn(text) == value
-    assert pg.parse_lsn(pg.format_lsn(value)) == value
-    assert pg.format_lsn(value) == text.upper()
-
-
-@pytest.mark.parametrize("bad", ["", "0", "0/", "x/1", "1/2/3", "123456789/0", " / "])
-def test_parse_lsn_rejects_garbage(bad):
-    with pytest.raises(ValueError, match="not a PostgreSQL LSN"):
-        pg.parse_lsn(bad)
-    assert pg.is_valid_lsn(bad) is False
-
-
-def test_lsn_none_and_negative():
-    assert pg.parse_lsn(None) is None
-    assert pg.format_lsn(None) is None
-    with pytest.raises(ValueError):
-        pg.format_lsn(-1)
-
-
-def test_lsn_diff_crosses_the_32_bit_boundary():
-    assert pg.lsn_diff("1/0", "0/FFFFFFFF") == 1
-    assert pg.lsn_diff("0/10", "0/20") == -16
-    assert pg.lsn_diff(None, "0/1") is None
-    assert pg.lsn_diff("0/1", None) is None
-
-
-def test_timeline_from_walfile():
-    assert pg.timeline_from_walfile("00000002000000000000000A") == 2
-    assert pg.timeline_from_walfile("0000001A0000000100000003") == 26
-
-
 def test_conninfo_build_parse_round_trip_with_quoting():
     pairs = [("user", "repl"), ("password", "it's a \\secret"), ("host", "db1"), ("port", "5432"), ("x", None)]
     text = pg.build_conninfo(pairs)

@@ -4,7 +4,7 @@
 
 import pytest
 from ansible_collections.opsforge.webstack.plugins.filter.pg_topology import pg_topology
-from ansible_collections.opsforge.webstack.plugins.module_utils.node_state import STATES, classify
+from ansible_collections.opsforge.webstack.plugins.module_utils.member_state import STATES, classify
 from ansible_collections.opsforge.webstack.plugins.modules import pg_node_state as mod
 
 
