@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,22 +29,29 @@ wait_for = _patroni.wait_for
 
 def playbook_stopped_when(condition: Callable[[], bool], name: str, *args: str, timeout: int = 900) -> str:
     """ansible-playbook playbooks/NAME, killed with its workers (SIGKILL: a controller that is gone) as soon as
-    condition() holds: its output until then. Fails if the playbook ends first."""
-    with subprocess.Popen(
-        _patroni.playbook_command(name, *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **_patroni.PLAYBOOK_ENV},
-        start_new_session=True,
-    ) as run:
+    condition() holds: its output until then. Fails if the playbook ends first. (Modules already running on a host
+    finish there, as they would.)"""
+    with tempfile.TemporaryFile("w+") as output:
+        run = subprocess.Popen(
+            _patroni.playbook_command(name, *args),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **_patroni.PLAYBOOK_ENV},
+            start_new_session=True,
+        )
         deadline, held = time.monotonic() + timeout, False
-        while not held and run.poll() is None and time.monotonic() < deadline:
-            held = condition()
-            time.sleep(0 if held else 0.5)
-        ended = run.poll()
-        os.killpg(run.pid, signal.SIGKILL)
-        out = run.communicate()[0]
+        try:
+            while not held and run.poll() is None and time.monotonic() < deadline:
+                held = condition()
+                time.sleep(0 if held else 0.5)
+        finally:
+            ended = run.poll()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+        output.seek(0)
+        out = output.read()
     assert held and ended is None, f"{name} ended (rc {ended}) or timed out before it could be stopped:\n{out[-4000:]}"
     return out
 

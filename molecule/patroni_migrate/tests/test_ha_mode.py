@@ -7,8 +7,10 @@ the primary. Around the moves: the manual mode's playbooks refuse the cluster wh
 moves nothing, a paused Patroni is not moved back, the move back leaves no Patroni file, credential or etcd key, and
 a scope that etcd already holds is refused. Then each way once more with the controller killed half-way (to Patroni
 once Patroni adopted the primary, back once Debian's unit runs the leader again): the move the other way is refused,
-the same move goes on under the writer and ends as a whole one does. The tests run in this order; the writer's failed
-attempts, its longest gap between two commits, PgBouncer's pause and the playbook's time are printed."""
+the same move goes on under the writer and ends as a whole one does; and once killed inside the primary's handover,
+after which the next run finds nothing to move and ends the move (PgBouncer resumed, its watcher). The tests run in
+this order; the writer's failed attempts, its longest gap between two commits, PgBouncer's pause and the playbook's
+time are printed."""
 
 from __future__ import annotations
 
@@ -243,15 +245,36 @@ def test_a_move_back_that_stopped_after_the_leader_goes_on(cluster, writer):
         lambda: unit_active(cluster, PRIMARY, "postgresql@17-main"), "ha_mode.yml", "-e", "ha_mode=manual"
     )
     assert cluster.units(REPLICA)["patroni"][0] == "active"
+    rc, out = playbook("ha_mode.yml", "-e", "ha_mode=patroni")
+    assert rc != 0, out[-3000:]
+    assert "as a move to the manual mode leaves it when it stops half-way" in " ".join(out.split()), out[-3000:]
     out = run_under_writer(cluster, writer, "resumed_to_manual", "manual")
     assert "A move that stopped half-way goes on" in " ".join(out.split()), out[-3000:]
+    assert_the_manual_mode_runs_the_cluster(cluster)
+
+
+def test_a_move_to_patroni_that_stopped_in_the_primarys_handover_ends_on_the_next_run(cluster, writer):
+    # Stopped inside PgBouncer's pause, once Debian's unit stopped the primary's server (Patroni starts it again):
+    # every member runs under Patroni, PgBouncer is paused and its watcher is not there yet.
+    def handing_over() -> bool:
+        return unit_active(cluster, PRIMARY, "patroni@17-main") and not unit_active(
+            cluster, PRIMARY, "postgresql@17-main"
+        )
+
+    playbook_stopped_when(handing_over, "ha_mode.yml", "-e", "ha_mode=patroni")
+    assert wait_for(lambda: cluster.primary() == PRIMARY, 60)
+    out = run_under_writer(cluster, writer, "finished_to_patroni", "patroni")
+    assert "Nothing to do: every member of postgres runs in the patroni mode already" in " ".join(out.split())
+    assert_patroni_runs_the_cluster(cluster)
+    rc, out = playbook("ha_mode.yml", "-e", "ha_mode=manual", timeout=1500)
+    assert rc == 0, out[-6000:]
     assert_the_manual_mode_runs_the_cluster(cluster)
 
 
 def test_every_committed_row_is_there(cluster):
     checksum = cluster.sql(PRIMARY, "SELECT md5(string_agg(payload, ',' ORDER BY id)) FROM before_move").stdout
     assert checksum == SEEN["before_move"]
-    for table in ("to_patroni", "to_manual", "resumed_to_patroni", "resumed_to_manual"):
+    for table in ("to_patroni", "to_manual", "resumed_to_patroni", "resumed_to_manual", "finished_to_patroni"):
         stored = set(map(int, cluster.sql(PRIMARY, f"SELECT id FROM {table}").stdout.split()))
         acked = set(SEEN[table])
         print(f"\n{table}: {len(acked)} commits acknowledged, {len(stored)} rows stored, missing {len(acked - stored)}")
