@@ -15,10 +15,10 @@ description:
     one mode in a way no move leaves them (the steps of a move happen in one order, so what runs each server says
     where a move stopped), or left mid-way by a move the other way (finish that one first); no single primary; a
     member other than the primary not streaming from it or further behind than O(max_lag_bytes) (but for a replica
-    that Patroni still runs in a move back that goes on: with the leader moved it follows nobody); a replication
+    that Patroni still runs in a move back that goes on, since with the leader moved it follows nobody); a replication
     slot on the primary that is no member's (Patroni mode only, since Patroni drops it once it leads); fewer than
     three, or an even number of, etcd members (Patroni mode only); hosts on different Debian releases.
-  - A cluster that a move in the wanted direction left mid-way (the playbook or its controller stopped) is moved on:
+  - A cluster that a move in the wanted direction left mid-way (the playbook or its controller stopped) is moved on;
     each member gets the steps it has not had (C(steps)), from the same checks.
   - A cluster already in the wanted mode is never refused for its lag, since nothing is changed.
 options:
@@ -72,7 +72,7 @@ _value:
   description:
     - C(current) (V(manual), V(patroni) or V(mixed)), C(action) (V(none) when the cluster is in the wanted mode,
       V(move) otherwise), C(refusal) (empty when the move, or nothing, may go ahead), C(resume) (true when a move
-      that stopped half-way goes on) and C(steps) (by member, the steps of C(playbooks/ha_mode.yml) it still needs:
+      that stopped half-way goes on) and C(steps) (by member, the steps of C(playbooks/ha_mode.yml) it still needs,
       V(adopt) and V(handover) to Patroni; V(nofailover), V(leader), V(replica) and V(forget) back).
   type: dict
 """
