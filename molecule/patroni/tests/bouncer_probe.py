@@ -2,10 +2,10 @@
 
 hosts   each database's host, from SHOW DATABASES on the admin console
 write   a row written through PgBouncer as shop: the address of the server that committed it ('' on failure)
-follow  after the test freezes the leader: the wall-clock times at which `new` answered GET /primary (leader),
-        PgBouncer's `shop` pointed at `new_address` (repoint) and a write through PgBouncer was first committed by
-        it (write). Writes start every 0.25 s, each on its own connection, so one stuck on the frozen leader does
-        not hide the next.
+follow  after the test stops the leader's host: the wall-clock times at which `new` no longer named `old` its
+        leader (GET /cluster: detect), answered GET /primary (leader), PgBouncer's `shop` pointed at
+        `new_address` (repoint) and a write through PgBouncer was first committed by it (write). Writes start
+        every 0.25 s, each on its own connection, so one stuck on the lost leader does not hide the next.
 """
 
 import json
@@ -65,6 +65,16 @@ def leads(url, context):
         return False
 
 
+def leader_of(url, context):
+    """The leader a member's view of the cluster names ('' for none), or None when the member does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=1, context=context) as response:
+            members = json.load(response)["members"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return next((member["name"] for member in members if member.get("role") == "leader"), "")
+
+
 def follow():
     events = {}
     context = ssl.create_default_context(cafile=SETTINGS["ca"])
@@ -75,7 +85,12 @@ def follow():
 
     deadline = time.time() + SETTINGS["timeout"]
     last_write = 0.0
-    while time.time() < deadline and len(events) < 3:
+    while time.time() < deadline and len(events) < 4:
+        if "detect" not in events and leader_of(SETTINGS["new_api"] + "/cluster", context) not in (
+            None,
+            SETTINGS["old"],
+        ):
+            events["detect"] = time.time()
         if "leader" not in events and leads(SETTINGS["new_api"] + "/primary", context):
             events["leader"] = time.time()
         if "repoint" not in events and hosts().get("shop") == SETTINGS["new_address"]:

@@ -27,6 +27,12 @@ RESTAPI_AUTH = "patroni:molecule-restapi-secret-0"
 BOUNCER_ADMIN = ("pgbouncer_admin", "molecule-pgbouncer-admin-0")
 SHOP = ("shop", "molecule-shop-secret-000")
 STANZA = "molecule"  # pgBackRest's stanza (molecule.yml's backup_stanza)
+# How long an old leader may take to stream again from the new one. The object store is on the etcd-only host: cut off
+# from it (the partition drill), a primary's shutdown archives up to its end, its archiver retrying its last segment,
+# each pgBackRest archive-push waiting up to archive-timeout (60 s), before the server exits and Patroni restarts it as
+# a replica: 62 s to 4 minutes after the cut in the runs of 2026-12-06.
+REJOIN_SECONDS = 300
+WRITER = "/tmp/member_writer.py"  # postgres runs it on the members: /root is not its to read
 
 
 def address(host):
@@ -215,6 +221,60 @@ class Bouncer:
         return self.run("write")["server"]
 
 
+def start_writer(container: str, table: str, seconds: int, through_pgbouncer: bool = False) -> subprocess.Popen:
+    """member_writer.py on the container, writing into table for at most seconds: as postgres to the local server,
+    or as shop through the local PgBouncer (the password in podman's environment, never on a command line)."""
+    subprocess.run(
+        ["podman", "cp", str(Path(__file__).with_name("member_writer.py")), f"{container}:{WRITER}"], check=True
+    )
+    subprocess.run(["podman", "exec", container, "rm", "-f", "/tmp/member_writer.stop"], check=True)
+    env = None
+    if through_pgbouncer:
+        libpq = ("-e", "PGHOST=127.0.0.1", "-e", "PGPORT=6432", "-e", f"PGUSER={SHOP[0]}", "-e", "PGPASSWORD")
+        command = ["podman", "exec", *libpq, container, "python3", WRITER]
+        env = {**os.environ, "PGPASSWORD": SHOP[1]}
+    else:
+        command = ["podman", "exec", container, "runuser", "-u", "postgres", "--", "python3", WRITER]
+    return subprocess.Popen([*command, table, str(seconds)], stdout=subprocess.PIPE, text=True, env=env)
+
+
+def writer_records(container: str, writer: subprocess.Popen) -> dict:
+    """Stop a writer start_writer started; its acknowledged commits, unconfirmed ones and errors."""
+    subprocess.run(["podman", "exec", container, "touch", "/tmp/member_writer.stop"], check=True)
+    return json.loads(writer.communicate(timeout=60)[0])
+
+
+def set_synchronous(cluster, on: bool) -> None:
+    """postgresql_synchronous through site.yml's postgresql role, then Patroni's synchronous standby there or gone."""
+    rc, output = playbook(
+        "site.yml", "--limit", "postgres", "--tags", "postgresql", "-e", f"postgresql_synchronous={str(on).lower()}"
+    )
+    assert rc == 0, output[-6000:]
+    assert cluster.dcs_config().get("synchronous_mode") is on, cluster.dcs_config()
+
+    def settled() -> bool:
+        return any(member["Role"] == "Sync Standby" for member in cluster.members()) is on
+
+    assert wait_for(settled, 60), cluster.members()
+
+
+@pytest.fixture
+def replication(request, cluster):
+    """The replication mode of one run of a drill (parametrized, indirect): synchronous is turned on for it and off
+    after."""
+    synchronous = request.param == "synchronous"
+    if synchronous:
+        set_synchronous(cluster, True)
+    yield request.param
+    if synchronous:
+        # A drill that failed may leave the old leader shutting down (archiving) for minutes: site.yml wants every
+        # member streaming again.
+        leader = wait_for(cluster.leader, REJOIN_SECONDS)
+        others = [name for name in cluster.hosts if name != leader]
+        assert wait_for(lambda: all(cluster.streams_from_leader(name) for name in others), REJOIN_SECONDS)
+        set_synchronous(cluster, False)
+
+
 @pytest.fixture
 def pgbench(cluster, tmp_path):
     """Start pgbench through PgBouncer: pgbench(table, seconds) empties table (created on the leader, owned by shop)
@@ -288,3 +348,21 @@ def etcd_health(etcd, addresses):
     result = etcd.host.run(f"etcdctl --endpoints={endpoint} {etcd.tls} --command-timeout=3s endpoint health -w json")
     answers = json.loads(result.stdout or "[]")
     return {a["endpoint"].split("//")[1].split(":")[0]: bool(a["health"]) for a in answers}
+
+
+def etcd_status(etcd, addresses) -> dict[str, dict]:
+    """Each answering etcd member's status by address: its member id (hex, as etcdctl takes it) and its leader's."""
+    endpoints = ",".join(f"https://{a}:2379" for a in addresses)
+    result = etcd.host.run(f"etcdctl --endpoints={endpoints} {etcd.tls} --command-timeout=3s endpoint status -w json")
+    return {
+        status["Endpoint"].split("//")[1].split(":")[0]: {
+            "id": f"{status['Status']['header']['member_id']:x}",
+            "leader": f"{status['Status']['leader']:x}",
+        }
+        for status in json.loads(result.stdout or "[]")
+    }
+
+
+def etcd_raft_leader(etcd, addresses) -> str | None:
+    """The address of the etcd member that leads the raft now (None: no answer names one)."""
+    return next((a for a, s in etcd_status(etcd, addresses).items() if s["id"] == s["leader"]), None)

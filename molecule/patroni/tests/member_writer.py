@@ -1,9 +1,11 @@
-"""Runs on a database member (runuser -u postgres -- python3 member_writer.py TABLE SECONDS), prints JSON.
+"""Runs on a scenario host (python3 member_writer.py TABLE SECONDS), prints JSON.
 
-Writes one row every 0.05 s into TABLE of the shop database through the local socket, to whatever the local server
-is, primary or not, until SECONDS have passed or /tmp/member_writer.stop exists: the commits the server acknowledged
-(the row's id and the time the acknowledgement arrived) and the failed attempts (time and error). The hosts share one
-kernel clock (containers), so the times of the members' writers compare.
+Writes one row every 0.05 s into TABLE of the shop database, where libpq's environment points: on a database member
+as postgres through the local socket, to whatever the local server is, primary or not; on the PgBouncer host through
+PgBouncer (PGHOST, PGPORT, PGUSER, PGPASSWORD). It goes on until SECONDS have passed or /tmp/member_writer.stop exists
+and prints the commits the server acknowledged (the row's id, the time the acknowledgement arrived, the address of the
+server that committed it: '' over the local socket) and the failed attempts (the time, the SQLSTATE or exception, the
+message's first line). The hosts share one kernel clock (containers), so the times of the writers compare.
 
 In synchronous mode a commit waits for the standby (the statement timeout does not end that wait); when the wait is
 cancelled, PostgreSQL sends a warning ("canceling the wait for synchronous replication"): committed locally, never
@@ -35,18 +37,24 @@ def main():
         row_id = None
         try:
             if conn is None or conn.closed:
-                conn = psycopg2.connect(dbname="shop", connect_timeout=2, options="-c statement_timeout=2000")
+                conn = psycopg2.connect(dbname="shop", connect_timeout=2)
             with conn.cursor() as cursor:
-                cursor.execute(f"INSERT INTO {TABLE} DEFAULT VALUES RETURNING id")
-                row_id = cursor.fetchone()[0]
+                # In the transaction: PgBouncer's transaction pooling ignores a session's settings.
+                cursor.execute("SET LOCAL statement_timeout = 2000")
+                cursor.execute(f"INSERT INTO {TABLE} DEFAULT VALUES RETURNING id, host(inet_server_addr())")
+                row_id, server = cursor.fetchone()
             del conn.notices[:]
             conn.commit()
-            (unconfirmed if cancelled_wait(conn) else acks).append([row_id, time.time()])
+            if cancelled_wait(conn):
+                unconfirmed.append([row_id, time.time()])
+            else:
+                acks.append([row_id, time.time(), server or ""])
         except psycopg2.Error as exc:
             if row_id is not None and cancelled_wait(conn):
                 unconfirmed.append([row_id, time.time()])
             else:
-                errors.append([time.time(), getattr(exc, "pgcode", None) or type(exc).__name__])
+                reason = getattr(exc, "pgcode", None) or type(exc).__name__
+                errors.append([time.time(), reason, str(exc).strip().splitlines()[0] if str(exc).strip() else ""])
             if conn is not None:
                 conn.close()
             conn = None

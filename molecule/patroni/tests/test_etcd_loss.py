@@ -8,10 +8,9 @@ again are printed."""
 
 from __future__ import annotations
 
-import json
 import time
 
-from conftest import ETCD_ONLY, address, etcd_health, etcdctl, wait_for
+from conftest import ETCD_ONLY, address, etcd_health, etcd_raft_leader, etcd_status, etcdctl, wait_for
 
 
 def test_losing_one_etcd_member_keeps_the_leader_and_every_write(cluster, etcd, etcd_hosts, pgbench):
@@ -66,23 +65,10 @@ def test_losing_one_etcd_member_keeps_the_leader_and_every_write(cluster, etcd, 
     assert all(etcd_health(etcd, addresses).values())
 
 
-def etcd_status(etcd, addresses) -> dict[str, dict]:
-    """Each answering etcd member's status by address: its member id (hex, as etcdctl takes it) and its leader's."""
-    endpoints = ",".join(f"https://{a}:2379" for a in addresses)
-    result = etcd.host.run(f"etcdctl --endpoints={endpoints} {etcd.tls} --command-timeout=3s endpoint status -w json")
-    return {
-        status["Endpoint"].split("//")[1].split(":")[0]: {
-            "id": f"{status['Status']['header']['member_id']:x}",
-            "leader": f"{status['Status']['leader']:x}",
-        }
-        for status in json.loads(result.stdout or "[]")
-    }
-
-
 def make_raft_leader(etcd, addresses, target: str) -> bool:
     """Move etcd's raft leadership to the member at target (etcdctl move-leader, sent to the leader now)."""
     status = etcd_status(etcd, addresses)
-    leader = next((a for a, s in status.items() if s["id"] == s["leader"]), None)
+    leader = etcd_raft_leader(etcd, addresses)
     if leader is None or target not in status:
         return False
     if leader != target:

@@ -14,22 +14,13 @@ role brings it to the running cluster: PATCH /config) and off again after, where
 from __future__ import annotations
 
 import itertools
-import json
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-from conftest import ETCD_ONLY, address, playbook, wait_for
+from conftest import ETCD_ONLY, REJOIN_SECONDS, address, start_writer, wait_for, writer_records
 
 TABLE = "partition_probe"
-# The object store is on the etcd-only host, cut off too. A primary's shutdown archives up to its end: the old leader's
-# archiver retries its last segment, each pgBackRest archive-push waiting up to archive-timeout (60 s) for the store,
-# before the server exits and Patroni restarts it as a replica: 62 s to 4 minutes after the cut in the runs of
-# 2026-12-06. It takes no write meanwhile (it is shutting down), which is what the drill asserts; the heal then lets
-# the archive through, and the rejoin waits for it.
-REJOIN_SECONDS = 300
-WRITER = "/tmp/member_writer.py"  # postgres runs it: /root is not its to read
 
 
 def netns_pid(container: str) -> str:
@@ -44,45 +35,6 @@ def iptables(container: str, action: str, addresses: list[str]) -> None:
     for peer in addresses:
         for rule in (["INPUT", "-s", peer], ["OUTPUT", "-d", peer]):
             subprocess.run(["nsenter", "-t", pid, "-n", "iptables", "-w", action, *rule, "-j", "DROP"], check=True)
-
-
-def start_writer(container: str, seconds: int) -> subprocess.Popen:
-    subprocess.run(
-        ["podman", "cp", str(Path(__file__).with_name("member_writer.py")), f"{container}:{WRITER}"], check=True
-    )
-    subprocess.run(["podman", "exec", container, "rm", "-f", "/tmp/member_writer.stop"], check=True)
-    command = ["runuser", "-u", "postgres", "--", "python3", WRITER, TABLE, str(seconds)]
-    return subprocess.Popen(["podman", "exec", container, *command], stdout=subprocess.PIPE, text=True)
-
-
-def set_synchronous(cluster, on: bool) -> None:
-    """postgresql_synchronous through site.yml's postgresql role, then Patroni's synchronous standby there or gone."""
-    rc, output = playbook(
-        "site.yml", "--limit", "postgres", "--tags", "postgresql", "-e", f"postgresql_synchronous={str(on).lower()}"
-    )
-    assert rc == 0, output[-6000:]
-    assert cluster.dcs_config().get("synchronous_mode") is on, cluster.dcs_config()
-
-    def settled() -> bool:
-        return any(member["Role"] == "Sync Standby" for member in cluster.members()) is on
-
-    assert wait_for(settled, 60), cluster.members()
-
-
-@pytest.fixture
-def replication(request, cluster):
-    """The replication mode of one run of the drill (parametrized): synchronous is turned on for it and off after."""
-    synchronous = request.param == "synchronous"
-    if synchronous:
-        set_synchronous(cluster, True)
-    yield request.param
-    if synchronous:
-        # A drill that failed may leave the old leader shutting down (archiving) for minutes: site.yml wants every
-        # member streaming again.
-        leader = wait_for(cluster.leader, REJOIN_SECONDS)
-        others = [name for name in cluster.hosts if name != leader]
-        assert wait_for(lambda: all(cluster.streams_from_leader(name) for name in others), REJOIN_SECONDS)
-        set_synchronous(cluster, False)
 
 
 @pytest.fixture
@@ -119,7 +71,7 @@ def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_o
         db="shop",
     )
     assert create.rc == 0, create.stderr
-    writers = {name: start_writer(cluster.containers[name], 300) for name in cluster.hosts}
+    writers = {name: start_writer(cluster.containers[name], TABLE, 300) for name in cluster.hosts}
     time.sleep(3)
     start = time.time()
     partition()
@@ -133,18 +85,16 @@ def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_o
     rejoined = wait_for(lambda: cluster.streams_from_leader(old), REJOIN_SECONDS)
     rejoined_at = time.time()
     time.sleep(3)
-    for name in cluster.hosts:
-        cluster.hosts[name].check_output("touch /tmp/member_writer.stop")
-    records = {name: json.loads(writer.communicate(timeout=60)[0]) for name, writer in writers.items()}
+    records = {name: writer_records(cluster.containers[name], writer) for name, writer in writers.items()}
 
-    acks = {name: [when for _id, when in records[name]["acks"]] for name in records}
+    acks = {name: [when for _id, when, _server in records[name]["acks"]] for name in records}
     last_old = max((t for t in acks[old] if t >= start), default=start)
     first_new = min((t for t in acks[new] if t >= start), default=None)
     # The members that acknowledged writes, in the order of the acknowledgements: one run each, never interleaved.
     events = sorted((when, name) for name in acks for when in acks[name])
     runs = [name for name, _group in itertools.groupby(name for _when, name in events)]
     held = set(map(int, cluster.sql(new, f"SELECT id FROM {TABLE}", db="shop").stdout.split()))
-    lost = [row_id for row_id, _when in records[old]["acks"] if row_id not in held]
+    lost = [row_id for row_id, _when, _server in records[old]["acks"] if row_id not in held]
     rewound = (
         "rewind"
         in cluster.hosts[old]
