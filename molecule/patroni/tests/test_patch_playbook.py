@@ -1,7 +1,8 @@
 """playbooks/patch.yml in Patroni mode: the pre-checks refuse a paused cluster and a member that is not streaming
 before anything changes; a run under pgbench through PgBouncer patches the replica, moves the leader away through
 Patroni (the switchover role) and patches the old leader, every member's server restarted by Patroni's unit (never
-Debian's), without a failed transaction, and leaves every member streaming on the leader's timeline.
+Debian's), without a failed transaction, and leaves every member streaming on the leader's timeline. When the
+upgrade asks for a reboot, each member is rebooted in that order instead, under pgbench too: Patroni brings each back.
 
 The upgrade comes from the lab tests' local apt repository (tests/lab/aptrepo.py, webstack-patchdemo 1.0 to 1.1),
 never from the mirror; its postinst replaces the server's binary under the running server as an upgrade of
@@ -11,7 +12,9 @@ names Patroni's unit, whose processes the server's are. The counts and the playb
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -135,3 +138,75 @@ def test_patch_under_pgbench_restarts_every_member_through_patroni(cluster, pgbe
     assert new is not None and new != old, cluster.members()
     assert healthy(cluster), cluster.members()
     assert all(cluster.streams_from_leader(name) for name in cluster.hosts if name != new), cluster.members()
+
+
+def started_at(container: str) -> str:
+    return subprocess.run(
+        ["podman", "inspect", "-f", "{{.State.StartedAt}}", container], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def restart_policy(cluster):
+    """What the lab's --restart=always does (the podman driver cannot set it): a member's container that exits, as
+    systemd's reboot in a container does, is started again."""
+    done = threading.Event()
+
+    def restart():
+        while not done.wait(0.5):
+            for container in cluster.containers.values():
+                state = subprocess.run(
+                    ["podman", "inspect", "-f", "{{.State.Status}}", container], capture_output=True, text=True
+                ).stdout.strip()
+                if state in ("exited", "stopped"):
+                    subprocess.run(["podman", "start", container], capture_output=True, check=False)
+
+    watcher = threading.Thread(target=restart, daemon=True)
+    watcher.start()
+    yield
+    done.set()
+    watcher.join()
+
+
+def test_patch_that_asks_for_a_reboot_reboots_every_member_in_turn_under_pgbench(
+    cluster, pgbench, pending_upgrade, restart_policy, tmp_path
+):
+    assert wait_for(lambda: healthy(cluster), 90), cluster.members()
+    for host in cluster.hosts.values():
+        # The upgrade's postinst asks for a reboot, as a kernel's does.
+        host.check_output(f"echo 'touch /run/reboot-required' >> {HOOK}")
+    old = cluster.leader()
+    booted = {name: started_at(container) for name, container in cluster.containers.items()}
+    load = pgbench("patch_reboot_probe", PGBENCH_SECONDS + 150)
+    time.sleep(3)
+    started = time.monotonic()
+    rc, output = playbook(
+        "patch.yml",
+        *("-e", PACKAGES, "-e", f"patch_report_dir={tmp_path}"),
+        # A container's kernel boot id is the machine's: PID 1's start time tells a rebooted one (as the lab's).
+        *("-e", json.dumps({"patch_boot_time_command": "cut -d' ' -f22 /proc/1/stat"})),
+        timeout=1200,
+    )
+    seconds = time.monotonic() - started
+    still_writing = load.running()
+    bench = load.finish()
+    new = cluster.leader()
+    print(
+        f"\npatch.yml with a reboot, through Patroni under pgbench through PgBouncer: {bench.processed} transactions, "
+        f"{bench.failed} failed; leader {old} -> {new}; the playbook took {seconds:.0f} s"
+    )
+    assert rc == 0, output[-6000:]
+    assert still_writing, "pgbench ended before the playbook: the members were not rebooted under load"
+    assert "aborted" not in bench.out + bench.err, bench.out + bench.err
+    assert bench.failed == 0 and bench.processed > 0, bench.out + bench.err
+    report = json.loads(next(Path(tmp_path).glob("patch-*.json")).read_text())
+    rows_by_host = {row["host"]: row for row in report["hosts"]}
+    for name, container in cluster.containers.items():
+        row = rows_by_host[container]
+        assert row["status"] == "patched" and row["rebooted"] is True, row
+        assert started_at(container) != booted[name]
+        host = cluster.hosts[name]
+        assert host.run("test -e /run/reboot-required").rc != 0
+        assert host.run("systemctl is-active postgresql@17-main.service").stdout.strip() == "inactive"
+    assert new is not None and new != old, cluster.members()
+    assert wait_for(lambda: healthy(cluster), 60), cluster.members()
