@@ -86,6 +86,18 @@ def task_results(output: str, task: str) -> list[dict]:
     ]
 
 
+def failed_tasks(output: str) -> list[str]:
+    """The failed task results in the json callback's output, "task on host: msg", for an assertion's message."""
+    report, _end = json.JSONDecoder().raw_decode(output, output.index("{"))
+    return [
+        f"{entry['task']['name']} on {host}: {result.get('msg')}"
+        for play in report["plays"]
+        for entry in play["tasks"]
+        for host, result in entry["hosts"].items()
+        if result.get("failed")
+    ]
+
+
 class Pgbench:
     """pgbench (the controller's) through PgBouncer in the PgBouncer host's network: 4 clients, 100 transactions a
     second, each one row in a table of its own, each transaction logged (--log); started by the pgbench fixture."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import address, playbook, task_results, wait_for
+from conftest import address, failed_tasks, playbook, task_results, wait_for
 
 # The playbook took 13-15 s in this scenario with api (2026-12-05), 35-37 s with maintenance on a quiet machine and
 # 88 s on a loaded one (2026-12-06); pgbench must outlast it (checked).
@@ -69,7 +69,7 @@ def test_switchover_under_pgbench_fails_no_transaction(cluster, bouncer, pgbench
         f"\npgbench through PgBouncer: {processed} transactions, {failed} failed, {rows} rows on {new}; the playbook "
         f"took {seconds:.0f} s and ended {'while pgbench still wrote' if still_writing else 'after pgbench'}"
     )
-    assert rc == 0, output[-6000:]
+    assert rc == 0, failed_tasks(output) or output[-6000:]
     report = task_results(output, "Report the switchover")[0]["msg"]
     pause_ms = {host: int(ms) for host, ms in report["pause_ms"].items()}
     MEASURED[method] = pause_ms
