@@ -156,7 +156,10 @@ def restart_policy(cluster):
         while not done.wait(0.5):
             for container in cluster.containers.values():
                 state = subprocess.run(
-                    ["podman", "inspect", "-f", "{{.State.Status}}", container], capture_output=True, text=True
+                    ["podman", "inspect", "-f", "{{.State.Status}}", container],
+                    capture_output=True,
+                    text=True,
+                    check=False,
                 ).stdout.strip()
                 if state in ("exited", "stopped"):
                     subprocess.run(["podman", "start", container], capture_output=True, check=False)
