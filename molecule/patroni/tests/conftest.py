@@ -159,6 +159,17 @@ class Cluster:
     def sql(self, member, query, db="postgres"):
         return self.hosts[member].run(f'runuser -u postgres -- psql -XAtq -d {db} -c "{query}"')
 
+    def empty_table(self, member, table, columns):
+        """Create table (id bigserial PRIMARY KEY, then columns) in shop on member if missing, owned by shop so that
+        writers through PgBouncer may fill it, and empty it."""
+        create = self.sql(
+            member,
+            f"CREATE TABLE IF NOT EXISTS {table} (id bigserial PRIMARY KEY{columns}); ALTER TABLE {table} OWNER TO "
+            f"shop; TRUNCATE {table}",
+            db="shop",
+        )
+        assert create.rc == 0, create.stderr
+
     def streams_from_leader(self, member):
         """The member is a replica whose WAL receiver streams."""
         result = self.sql(member, "SELECT status FROM pg_stat_wal_receiver")
@@ -294,12 +305,7 @@ def pgbench(cluster, tmp_path):
     started: list[Pgbench] = []
 
     def start(table: str, seconds: int) -> Pgbench:
-        create = cluster.hosts[cluster.leader()].run(
-            "runuser -u postgres -- psql -XAtq -d shop -v ON_ERROR_STOP=1 -c "
-            f'"CREATE TABLE IF NOT EXISTS {table} (id bigserial PRIMARY KEY, client int NOT NULL); '
-            f'ALTER TABLE {table} OWNER TO shop; TRUNCATE {table}"'
-        )
-        assert create.rc == 0, create.stderr
+        cluster.empty_table(cluster.leader(), table, ", client int NOT NULL")
         script = tmp_path / f"{table}.sql"
         log_prefix = tmp_path / f"{table}-log"
         script.write_text(f"INSERT INTO {table} (client) VALUES (:client_id);\n")

@@ -64,13 +64,7 @@ def test_a_partitioned_leader_demotes_itself_and_no_two_members_take_writes_at_o
     ttl, loop_wait = config["ttl"], config["loop_wait"]
     new = next(name for name in cluster.hosts if name != old)
     assert wait_for(lambda: cluster.streams_from_leader(new), 60), cluster.members()
-    create = cluster.sql(
-        old,
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY, at timestamptz DEFAULT clock_timestamp()); "
-        f"TRUNCATE {TABLE}",
-        db="shop",
-    )
-    assert create.rc == 0, create.stderr
+    cluster.empty_table(old, TABLE, ", at timestamptz DEFAULT clock_timestamp()")
     writers = {name: start_writer(cluster.containers[name], TABLE, 300) for name in cluster.hosts}
     time.sleep(3)
     start = time.time()

@@ -124,13 +124,7 @@ def test_the_failover_drill_kills_the_leaders_host_under_writes(
     assert wait_for(lambda: cluster.streams_from_leader(new), 60)
     assert wait_for(lambda: bouncer.hosts().get("shop") == address(cluster.hosts[old]), 30), bouncer.hosts()
     table = "failover_probe"
-    create = cluster.sql(
-        old,
-        f"CREATE TABLE IF NOT EXISTS {table} (id bigserial PRIMARY KEY); ALTER TABLE {table} OWNER TO shop; "
-        f"TRUNCATE {table}",
-        db="shop",
-    )
-    assert create.rc == 0, create.stderr
+    cluster.empty_table(old, table, "")
     load = pgbench("failover_bench", bound + 60)
     writer = start_writer(bouncer.container, table, bound + 120, through_pgbouncer=True)
     settings = {
