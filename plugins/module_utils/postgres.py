@@ -476,6 +476,51 @@ def poll_until(probe: Callable[[], T], done: Callable[[T], bool], deadline: floa
         time.sleep(interval)
 
 
+PROMOTION_ASLEEP_SQL = (
+    "SELECT count(*) > 0 AS asleep FROM pg_stat_activity "
+    "WHERE backend_type = 'startup' AND wait_event = 'RecoveryRetrieveRetryInterval'"
+)
+
+
+class PromotionWatch:
+    """Watches a server that was asked to promote, and wakes its promotion when it sleeps for nothing.
+
+    A standby whose WAL stream failed within the last wal_retrieve_retry_interval (5 s by default: its primary
+    stopped or was lost) and that takes the promote request while its WAL receiver is still connecting spends the
+    request's wake-up on leaving the stream, then sleeps out the rest of that interval before it ends recovery
+    (PostgreSQL 17: a 3 s promotion after a crash, ended by an unrelated reload). A reload sets the latch that the
+    startup process sleeps on and changes nothing when no configuration file changed; at most one every
+    WAKE_EVERY seconds, since the same sleep is also a standby's normal wait between two attempts to stream.
+    """
+
+    WAKE_EVERY = 0.25
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+        self.woken = 0
+        self.last_wake = float("-inf")
+
+    def left_recovery(self) -> bool:
+        if not fetch_one(self.conn, "SELECT pg_is_in_recovery() AS in_recovery")["in_recovery"]:
+            return True
+        self.wake_if_asleep()
+        return False
+
+    def accepts_writes(self) -> bool:
+        if accepts_writes(self.conn):
+            return True
+        self.wake_if_asleep()
+        return False
+
+    def wake_if_asleep(self):
+        now = time.monotonic()
+        if now - self.last_wake < self.WAKE_EVERY or not fetch_one(self.conn, PROMOTION_ASLEEP_SQL)["asleep"]:
+            return
+        fetch_one(self.conn, "SELECT pg_reload_conf()")
+        self.woken += 1
+        self.last_wake = now
+
+
 def accepts_writes(conn: Any) -> bool:
     """Does the server accept writes now: out of recovery, read-write, and able to assign a transaction ID?
 

@@ -7,8 +7,11 @@ module: pg_promote
 short_description: Promote a PostgreSQL standby and wait until it accepts writes
 version_added: 0.1.0
 description:
-  - Promotes the standby it connects to with C(pg_promote(wait => true)), then waits until the server has left
-    recovery, C(transaction_read_only) is off and a transaction can be assigned a transaction ID.
+  - Promotes the standby it connects to with C(pg_promote()), then waits until the server has left recovery,
+    C(transaction_read_only) is off and a transaction can be assigned a transaction ID.
+  - While it waits, it wakes the server's startup process (with a reload) when it sleeps out
+    C(wal_retrieve_retry_interval) after the promote request, as a standby can when its primary was lost a few
+    seconds before (up to 5 s by default for nothing).
   - Returns the new timeline, the WAL position at promotion and how long it took.
   - A server that is already a primary is left alone and reported with C(changed=false), so that a second run
     of a playbook changes nothing. Set O(fail_if_primary=true) to refuse instead.
@@ -111,6 +114,11 @@ lag_bytes:
   returned: when the server was a standby
   type: int
   sample: 0
+promotion_woken:
+  description: How many times the promotion was woken from the sleep of C(wal_retrieve_retry_interval).
+  returned: when a standby was promoted
+  type: int
+  sample: 0
 elapsed_ms:
   description: Milliseconds from calling C(pg_promote) until the server accepted a write.
   returned: when a standby was promoted
@@ -127,6 +135,7 @@ import time
 
 from ansible_collections.opsforge.webstack.plugins.module_utils.lsn import is_valid_lsn, lsn_diff
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
+    PromotionWatch,
     accepts_writes,
     connect,
     current_timeline,
@@ -251,10 +260,11 @@ def main():
             )
 
         start = time.monotonic()
-        row = fetch_one(
-            conn, "SELECT pg_promote(wait => true, wait_seconds => %s) AS promoted", (params["wait_seconds"],)
-        )
-        if not row["promoted"]:
+        promoted = fetch_one(conn, "SELECT pg_promote(wait => false) AS promoted")["promoted"]
+        watch = PromotionWatch(conn)
+        left = promoted and poll_until(watch.left_recovery, bool, start + params["wait_seconds"], 0.05)
+        result["promotion_woken"] = watch.woken
+        if not left:
             module.fail_json(
                 msg=f"pg_promote() on {target} did not finish within {params['wait_seconds']} seconds. Check the "
                 "server log; the promotion may still complete, so run pg_replication_info before retrying.",

@@ -232,6 +232,14 @@ restore_command_set_aside_again:
   returned: always
   type: bool
   sample: false
+promotion_woken:
+  description:
+    - How many times the promoting server's startup process was woken (with a reload) from the sleep of
+      C(wal_retrieve_retry_interval) it can take after the promote request when its WAL stream failed shortly before,
+      as it does once the old primary stops (up to 5 s by default, past O(promote_wait)).
+  returned: when the promotion was asked for
+  type: int
+  sample: 0
 signals:
   description: The signal names seen on the old primary with the age of each in seconds.
   returned: always
@@ -260,7 +268,7 @@ from ansible_collections.opsforge.webstack.plugins.module_utils.patroni import (
 )
 from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
-    accepts_writes,
+    PromotionWatch,
     connect,
     current_timeline,
     describe_target,
@@ -485,9 +493,11 @@ class Promotion(CriticalSection):
         self.keep_restore_command_aside(phase + self.params["promote_wait"] / 4)
         promoted = fetch_one(self.local, "SELECT pg_promote(wait => false) AS ok")["ok"]
         self.result["changed"] = True
+        watch = PromotionWatch(self.local)
         writable = promoted and poll_until(
-            lambda: accepts_writes(self.local), bool, phase + self.params["promote_wait"], self.interval / 4
+            watch.accepts_writes, bool, phase + self.params["promote_wait"], self.interval / 4
         )
+        self.result["promotion_woken"] = watch.woken
         self.timings["promote"] = elapsed_ms(phase)
         if not writable:
             self.fail(
@@ -547,13 +557,15 @@ class Promotion(CriticalSection):
         sender.start()
         self.result["changed"] = True
         self.result["patroni"] = {"request_ms": elapsed_ms(self.start)}
+        watch = PromotionWatch(self.local)
 
         def state():
             failed = "error" in answer or ("response" in answer and answer["response"].status != 200)
-            return "failed" if failed else ("writable" if accepts_writes(self.local) else "waiting")
+            return "failed" if failed else ("writable" if watch.accepts_writes() else "waiting")
 
         outcome = poll_until(state, lambda found: found != "waiting", deadline, self.interval / 4)
         self.timings["promote"] = elapsed_ms(phase)
+        self.result["promotion_woken"] = watch.woken
         sender.join(max(0.0, deadline + 3 - time.monotonic()))
         response = answer.get("response")
         if response is not None:

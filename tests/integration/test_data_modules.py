@@ -8,6 +8,10 @@ PgBouncer on 56432), so the tests run in any order and alone.
 """
 
 import json
+import os
+import signal
+import socket
+import sys
 import time
 
 from pglab import BOUNCER_PORT, PRIMARY_PORT, REPL_PW, STANDBY_PORT, SUPER_PW, psycopg2
@@ -205,12 +209,67 @@ def test_promote_refusals_and_check_mode(lab, replication):
     assert lab.sql(PRIMARY_PORT, "SELECT pg_is_in_recovery()") == [(False,)]
 
 
+def test_a_promotion_asleep_after_the_request_is_woken(lab, replication):
+    """PostgreSQL's race behind PromotionWatch (pg_promote and pg_switchover_promote wait through it), made to happen
+    on purpose: the promote request reaches a standby whose WAL stream failed a moment ago while its next WAL receiver
+    is asked for but not started yet. The standby takes the request, then sleeps out the rest of
+    wal_retrieve_retry_interval before it ends recovery, and nothing wakes it: the request's wake-up is spent."""
+    sys.path.insert(0, str(lab.colls))
+    from ansible_collections.opsforge.webstack.plugins.module_utils.postgres import PromotionWatch
+
+    conn = lab.connect(STANDBY_PORT)
+    conn.autocommit = True
+    cursor = conn.cursor()
+
+    def startup_waits_for(event):
+        query = "SELECT wait_event FROM pg_stat_activity WHERE backend_type = 'startup'"
+        deadline = time.monotonic() + 20
+        while True:
+            cursor.execute(query)
+            if cursor.fetchone()[0] == event:
+                return
+            assert time.monotonic() < deadline, f"the startup process never waited for {event}"
+            time.sleep(0.02)
+
+    with socket.socket() as probe:  # a port nothing listens on: the primary is gone
+        probe.bind(("127.0.0.1", 0))
+        gone = probe.getsockname()[1]
+    cursor.execute("ALTER SYSTEM SET wal_retrieve_retry_interval = '60s'")
+    cursor.execute(f"ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port={gone} user=replicator'")
+    cursor.execute("SELECT pg_reload_conf()")
+    startup_waits_for("RecoveryRetrieveRetryInterval")  # two attempts to stream failed: it sleeps between attempts
+    cursor.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup'")
+    startup = cursor.fetchone()[0]
+    postmaster = int((lab.node_b / "postmaster.pid").read_text().split()[0])
+
+    # With the postmaster stopped, the next WAL receiver stays asked for and never starts.
+    os.kill(postmaster, signal.SIGSTOP)
+    try:
+        os.kill(startup, signal.SIGHUP)  # ends the sleep: the next attempt asks for a WAL receiver
+        startup_waits_for("RecoveryWalStream")
+        cursor.execute("SELECT pg_promote(wait => false)")  # the promote file; the postmaster's signal is held
+        os.kill(startup, signal.SIGUSR2)  # what the postmaster would pass on
+        startup_waits_for("RecoveryRetrieveRetryInterval")  # took the request, and sleeps the 60 s out
+    finally:
+        os.kill(postmaster, signal.SIGCONT)
+
+    watch = PromotionWatch(conn)
+    started = time.monotonic()
+    deadline = started + 20
+    while not watch.left_recovery():
+        assert time.monotonic() < deadline, "the promotion was not woken within 20 s"
+        time.sleep(0.05)
+    assert watch.woken == 1
+    print(f"promotion woken after {time.monotonic() - started:.2f} s (it would have slept about 60 s)")
+    conn.close()
+
+
 def test_promote_then_old_primary_rejoins_by_rewind(lab, replication):
     lab.sql(PRIMARY_PORT, "INSERT INTO orders VALUES (1, 'written on node_a')")
     res = lab.module("pg_promote", {"max_lag_bytes": 0, "catchup_timeout": 10, **lab.login(STANDBY_PORT)})
     assert not res.get("failed"), res
     assert res["changed"] is True and res["previous_timeline"] == 1 and res["timeline"] == 2
-    assert res["elapsed_ms"] >= 0 and res["promote_lsn"] and res["current_lsn"]
+    assert res["elapsed_ms"] >= 0 and res["promote_lsn"] and res["current_lsn"] and res["promotion_woken"] >= 0
     lab.sql(STANDBY_PORT, "INSERT INTO orders VALUES (2, 'written on node_b')")
 
     res = lab.module("pg_promote", lab.login(STANDBY_PORT))
