@@ -76,7 +76,8 @@ def test_switchover_under_pgbench_fails_no_transaction(cluster, bouncer, pgbench
     print(
         f"switchover.yml through Patroni ({method}), {old} -> {new}: PgBouncer paused {pause_ms} ms; bouncer timings "
         f"{report['bouncer_timings_ms']}, promote timings {report['promote_timings_ms']} (restore_command set aside "
-        f"again: {report['restore_command_set_aside_again']}); playbook {seconds:.0f} s"
+        f"again: {report['restore_command_set_aside_again']}, promotion woken from its retry sleep: "
+        f"{report['promotion_woken']}); playbook {seconds:.0f} s"
     )
     assert still_writing, "pgbench ended before the playbook: the switch was not made under load"
     assert bench.rc == 0 and "aborted" not in bench.out + bench.err, bench.out + bench.err
