@@ -51,16 +51,21 @@ def drill_prechecks(read):
             ),
         ]
     if read.get("kind") == "failover":
-        # failover.yml promotes behind Patroni's back: Patroni's own failover is drilled in molecule/patroni.
+        # The drill kills the primary and measures what recovers it: failover.yml in the manual mode, Patroni itself
+        # in the Patroni mode. A cluster half-way between the two (an unfinished ha_mode.yml) has neither.
         patroni = sorted(read.get("patroni_members") or [])
+        manual = sorted(set(read.get("members") or []) - set(patroni))
+        mixed = patroni and manual
         checks.append(
             _check(
-                "cluster failed over by hand",
-                not patroni,
-                f"{', '.join(patroni)} run under Patroni (postgresql_ha: patroni), which fails over by itself:"
-                " failover.yml refuses such a cluster"
+                "cluster in one HA mode",
+                not mixed,
+                f"{', '.join(patroni)} run under Patroni and {', '.join(manual)} do not: a move between the HA "
+                "modes stopped half-way; finish it (playbooks/ha_mode.yml) before the drill"
+                if mixed
+                else "Patroni fails over by itself: the drill kills the leader's Patroni and server and measures it"
                 if patroni
-                else "no member runs under Patroni",
+                else "failover.yml fails over: the drill kills the primary's server and runs it",
             )
         )
     topology = read.get("topology") or {}

@@ -209,19 +209,23 @@ def test_the_timeline_is_an_svg_with_the_writes_the_outage_and_the_steps():
 def test_a_failover_drill_needs_no_scratch_host():
     checks = drill_prechecks({**HEALTHY, "kind": "failover", "reachable": False, "host": ""})
     assert [c["name"] for c in checks][:3] == [
-        "cluster failed over by hand",
+        "cluster in one HA mode",
         "cluster has one primary",
         "a finished backup exists",
     ]
     assert all(c["ok"] for c in checks)
+    assert "failover.yml fails over" in checks[0]["detail"]
 
 
-def test_a_failover_drill_refuses_a_cluster_that_patroni_runs_and_a_restore_drill_does_not():
-    patroni = {"patroni_members": ["db2", "db1"]}
-    problems = failed({**HEALTHY, **patroni, "kind": "failover"})
-    assert list(problems) == ["cluster failed over by hand"]
-    assert "db1, db2 run under Patroni" in problems["cluster failed over by hand"]
-    assert failed({**HEALTHY, **patroni, "kind": "restore"}) == {}
+def test_a_failover_drill_takes_a_patroni_cluster_and_refuses_one_half_moved():
+    members = {"members": ["db1", "db2"]}
+    checks = drill_prechecks({**HEALTHY, **members, "patroni_members": ["db2", "db1"], "kind": "failover"})
+    assert all(c["ok"] for c in checks) and "Patroni fails over by itself" in checks[0]["detail"]
+    problems = failed({**HEALTHY, **members, "patroni_members": ["db2"], "kind": "failover"})
+    assert list(problems) == ["cluster in one HA mode"]
+    assert "db2 run under Patroni and db1 do not" in problems["cluster in one HA mode"]
+    assert "ha_mode.yml" in problems["cluster in one HA mode"]
+    assert failed({**HEALTHY, **members, "patroni_members": ["db2"], "kind": "restore"}) == {}
 
 
 def test_a_failover_report_carries_the_writer_view_and_names_its_timeline():
