@@ -486,39 +486,36 @@ class PromotionWatch:
     """Watches a server that was asked to promote, and wakes its promotion when it sleeps for nothing.
 
     A standby whose WAL stream failed within the last wal_retrieve_retry_interval (5 s by default: its primary
-    stopped or was lost) and that takes the promote request while its WAL receiver is still connecting spends the
-    request's wake-up on leaving the stream, then sleeps out the rest of that interval before it ends recovery
-    (PostgreSQL 17: a 3 s promotion after a crash, ended by an unrelated reload). A reload sets the latch that the
-    startup process sleeps on and changes nothing when no configuration file changed; at most one every
-    WAKE_EVERY seconds, since the same sleep is also a standby's normal wait between two attempts to stream.
+    stopped or was lost) and that takes the promote request while its next WAL receiver is asked for but not started
+    spends the request's wake-up on leaving the stream, then sleeps out the rest of that interval before it ends
+    recovery (PostgreSQL 17: a 3 s promotion after a crash, ended by an unrelated reload). A reload sets the latch
+    that the startup process sleeps on and changes nothing when no configuration file changed. The sleep is looked
+    for at most every LOOK_EVERY seconds, so that a promotion that goes its normal way (tens of milliseconds, the
+    switchover's PgBouncer pause waiting on it) costs one look, and a stuck one at most that long.
     """
 
-    WAKE_EVERY = 0.25
+    LOOK_EVERY = 0.25
 
     def __init__(self, conn: Any):
         self.conn = conn
         self.woken = 0
-        self.last_wake = float("-inf")
+        self.last_look = float("-inf")
 
     def left_recovery(self) -> bool:
-        if not fetch_one(self.conn, "SELECT pg_is_in_recovery() AS in_recovery")["in_recovery"]:
-            return True
-        self.wake_if_asleep()
-        return False
+        return self.done_or_woken(not fetch_one(self.conn, "SELECT pg_is_in_recovery() AS r")["r"])
 
     def accepts_writes(self) -> bool:
-        if accepts_writes(self.conn):
-            return True
-        self.wake_if_asleep()
-        return False
+        return self.done_or_woken(accepts_writes(self.conn))
 
-    def wake_if_asleep(self):
+    def done_or_woken(self, done: bool) -> bool:
         now = time.monotonic()
-        if now - self.last_wake < self.WAKE_EVERY or not fetch_one(self.conn, PROMOTION_ASLEEP_SQL)["asleep"]:
-            return
-        fetch_one(self.conn, "SELECT pg_reload_conf()")
-        self.woken += 1
-        self.last_wake = now
+        if done or now - self.last_look < self.LOOK_EVERY:
+            return done
+        self.last_look = now
+        if fetch_one(self.conn, PROMOTION_ASLEEP_SQL)["asleep"]:
+            fetch_one(self.conn, "SELECT pg_reload_conf()")
+            self.woken += 1
+        return False
 
 
 def accepts_writes(conn: Any) -> bool:
