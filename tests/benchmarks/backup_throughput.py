@@ -7,25 +7,27 @@ On the lab's current primary it creates the database bench_1g with pgbench at --
 until its WAL is archived, then times:
 
 1. physical backup: a CHECKPOINT (timed on its own: the bulk load left its pages dirty), then
-   `pgbackrest --type=full backup` on the primary (zst, encrypted, to the lab's object store),
-   and a differential one after 20 s of pgbench writes (what the daily timer makes);
-2. physical restore: playbooks/restore.yml onto drill1, timed as a whole (Ansible included), then the restore
-   proper, as restore.yml runs it, into an emptied data directory: pgbackrest restore, start, WAL replay to the
-   end of the archive, until the copy accepts writes;
-3. logical backup: `pg_dump bench_1g | gzip | upload` on the primary (boto3 in the backup role's virtualenv,
+   `pgbackrest --type=full backup` on the primary (zst, encrypted, to the lab's object store);
+2. logical backup: `pg_dump bench_1g | gzip | upload` on the primary (boto3 in the backup role's virtualenv,
    streamed, nothing on disk);
-4. logical restore: download | gunzip | psql into a new database on drill1 (the stream passes through the
-   controller, drill1 has no S3 client), indexes and constraints rebuilt by the SQL.
+3. physical restore, as restore.yml runs it, into an emptied data directory on drill1 (the emptying not timed):
+   pgbackrest restore, start, WAL replay to the end of the archive, until the copy accepts writes;
+4. logical restore: download | gunzip | psql into a new database on drill1 (its creation not timed; the stream
+   passes through the controller, drill1 has no S3 client), indexes and constraints rebuilt by the SQL;
 
-and prints time and size for each and the ratio of the two paths. It drops bench_1g and the uploaded dump at the
-end; the full backup stays in the repository (retention removes it).
+each --runs times, the two paths alternated (on a 2-core lab one run of a few seconds moves with whatever else
+the machine does: the medians are compared, the ranges printed beside them); once, a differential backup after
+20 s of pgbench writes (what the daily timer makes) and playbooks/restore.yml onto drill1 as a whole (Ansible
+included). It prints time and size for each and the ratio of the two paths' medians, drops bench_1g and the
+uploaded dump at the end; the full backups stay in the repository (retention removes them).
 
-    .venv/bin/python tests/benchmarks/backup_throughput.py [--scale 70]
+    .venv/bin/python tests/benchmarks/backup_throughput.py [--scale 70] [--runs 3]
 """
 
 import argparse
 import json
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -57,7 +59,11 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=70, help="pgbench scale of the database (70: about 1 GB)")
     parser.add_argument("--scratch", default="drill1", help="the host both restores go to (group drill)")
-    return parser.parse_args()
+    parser.add_argument("--runs", type=int, default=3, help="times each backup and restore is measured")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error(f"--runs must be 1 or more, not {args.runs}")
+    return args
 
 
 def timed_with_result(what, action):
@@ -91,21 +97,33 @@ def newest_backup(host):
     return backup["label"], backup["info"]["size"], backup["info"]["repository"]["delta"]
 
 
+def empty_data_directory(host):
+    """The scratch host's server stopped and its data directory emptied, as restore.yml leaves them for the restore."""
+    version = pg_version(host)
+    on_host(
+        host, f"systemctl stop postgresql@{version}-main && find /var/lib/postgresql/{version}/main -mindepth 1 -delete"
+    )
+
+
 def clean_restore(host):
     version = pg_version(host)
-    data = f"/var/lib/postgresql/{version}/main"
-    on_host(host, f"systemctl stop postgresql@{version}-main && find {data} -mindepth 1 -delete")
     on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --archive-mode=off restore")
     on_host(host, f"systemctl start postgresql@{version}-main")
     deadline = time.monotonic() + 600
     while on_host(host, "runuser -u postgres -- psql -XAtqc 'SELECT pg_is_in_recovery()'", check=False) != "f":
         if time.monotonic() > deadline:
             sys.exit(f"the copy on {host} did not accept writes within 10 minutes")
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def mb(size):
     return f"{size / 2**20:,.0f} MB"
+
+
+def spread(seconds):
+    """The median of the runs, and their range when there are several."""
+    median = f"{statistics.median(seconds):.1f}s"
+    return median if len(seconds) == 1 else f"{median} ({min(seconds):.1f}-{max(seconds):.1f})"
 
 
 def main():
@@ -128,10 +146,21 @@ def main():
     # A bulk load leaves its pages dirty, and the backup's first step is a checkpoint (start-fast): timed on its own,
     # so the backup is measured as it runs on a database in service, where checkpoints keep the dirty pages few.
     checkpoint_s = timed("CHECKPOINT after the bulk load", lambda: as_postgres(host, "CHECKPOINT"))
-    full_s = timed(
-        "physical backup (pgbackrest full)",
-        lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=full backup"),
-    )
+    pipeline = f"pg_dump -d {DATABASE} | gzip | {s3_command('put', DUMP_KEY)}"
+    full_s, dump_s = [], []
+    for run in range(1, args.runs + 1):
+        as_postgres(host, "CHECKPOINT")
+        full_s.append(
+            timed(
+                f"physical backup (pgbackrest full), run {run}",
+                lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=full backup"),
+            )
+        )
+        seconds, uploaded = timed_with_result(
+            f"logical backup (pg_dump | gzip | upload), run {run}",
+            lambda: on_host(host, f"runuser -u postgres -- bash -o pipefail -c {shlex.quote(pipeline)}"),
+        )
+        dump_s.append(seconds)
     label, cluster_size, stored = newest_backup(host)
     on_host(
         host,
@@ -148,18 +177,6 @@ def main():
     )
     if play.returncode != 0:
         sys.exit(f"restore.yml failed:\n{play.stdout[-3000:]}")
-    restore_s = timed(
-        "physical restore proper (pgbackrest restore into an empty data directory, recovery)",
-        lambda: clean_restore(args.scratch),
-    )
-
-    pipeline = f"pg_dump -d {DATABASE} | gzip | {s3_command('put', DUMP_KEY)}"
-    dump_s, uploaded = timed_with_result(
-        "logical backup (pg_dump | gzip | upload)",
-        lambda: on_host(host, f"runuser -u postgres -- bash -o pipefail -c {shlex.quote(pipeline)}"),
-    )
-    as_postgres(args.scratch, f"DROP DATABASE IF EXISTS {DATABASE}_logical")
-    as_postgres(args.scratch, f"CREATE DATABASE {DATABASE}_logical")
 
     def logical_restore():
         download = subprocess.Popen(
@@ -200,7 +217,22 @@ def main():
         if download.wait() != 0 or load.returncode != 0:
             sys.exit("the logical restore failed")
 
-    load_s = timed(f"logical restore (download | gunzip | psql on {args.scratch})", logical_restore)
+    restore_s, load_s = [], []
+    for run in range(1, args.runs + 1):
+        # Preparing either target is not timed: stopping and emptying the scratch copy here, dropping and creating
+        # the database the dump loads into below.
+        empty_data_directory(args.scratch)
+        restore_s.append(
+            timed(
+                f"physical restore proper (pgbackrest restore into an empty data directory, recovery), run {run}",
+                lambda: clean_restore(args.scratch),
+            )
+        )
+        as_postgres(args.scratch, f"DROP DATABASE IF EXISTS {DATABASE}_logical")
+        as_postgres(args.scratch, f"CREATE DATABASE {DATABASE}_logical")
+        load_s.append(
+            timed(f"logical restore (download | gunzip | psql on {args.scratch}), run {run}", logical_restore)
+        )
     restored = as_postgres(args.scratch, "SELECT count(*) FROM pgbench_accounts", database=f"{DATABASE}_logical")
 
     on_host(host, f"runuser -u postgres -- sh -c {shlex.quote(s3_command('delete', DUMP_KEY))}")
@@ -209,12 +241,15 @@ def main():
 
     print()
     print(f"database {DATABASE}: {mb(size)} (pgbench scale {args.scale}); the whole cluster {mb(cluster_size)}")
-    print(f"{'':34}{'backup':>10}{'stored':>12}{'restore':>10}")
-    print(f"{'physical (pgBackRest full, zst)':34}{full_s:>9.1f}s{mb(stored):>12}{restore_s:>9.1f}s")
-    print(f"{'logical (pg_dump | gzip | upload)':34}{dump_s:>9.1f}s{mb(int(uploaded)):>12}{load_s:>9.1f}s")
-    print(f"{'physical differential (daily)':34}{diff_s:>9.1f}s{mb(diff_stored):>12}")
-    print(f"physical faster by:               {dump_s / full_s:>9.1f}x{'':12}{load_s / restore_s:>9.1f}x")
-    print(f"the checkpoint after the bulk load, before the full backup: {checkpoint_s:.1f} s")
+    print(f"runs: {args.runs}, the two paths alternated; median (range)")
+    print(f"{'':34}{'backup':>18}{'stored':>10}{'restore':>20}")
+    print(f"{'physical (pgBackRest full, zst)':34}{spread(full_s):>18}{mb(stored):>10}{spread(restore_s):>20}")
+    print(f"{'logical (pg_dump | gzip | upload)':34}{spread(dump_s):>18}{mb(int(uploaded)):>10}{spread(load_s):>20}")
+    print(f"{'physical differential (daily)':34}{diff_s:>17.1f}s{mb(diff_stored):>10}")
+    backup_ratio = statistics.median(dump_s) / statistics.median(full_s)
+    restore_ratio = statistics.median(load_s) / statistics.median(restore_s)
+    print(f"{'physical faster by (medians):':34}{backup_ratio:>17.1f}x{'':10}{restore_ratio:>19.1f}x")
+    print(f"the checkpoint after the bulk load, before the first full backup: {checkpoint_s:.1f} s")
     print(f"restore.yml end to end, Ansible included: {playbook_s:.0f} s")
     print(f"backup {label}; {restored} rows in pgbench_accounts after the logical restore")
     return 0
