@@ -3,8 +3,9 @@
 """Benchmark (not a test): backup and restore of a database of at least 1 GB, the physical path of this
 collection (pgBackRest to S3) beside the runbooks' own method (pg_dump | gzip | upload), in one run.
 
-On the lab's current primary it creates the database bench_1g with pgbench at --scale (70: about 1 GB), waits
-until its WAL is archived, then times:
+On the lab's current primary it creates the database bench_1g with pgbench at --scale (70: about 1 GB; its
+pgbench_accounts is one 940 MB file, or --partitions files of its range partitions), waits until its WAL is
+archived, then times:
 
 1. physical backup: a CHECKPOINT (timed on its own: the bulk load left its pages dirty), then
    `pgbackrest --type=full backup` on the primary (zst, encrypted, to the lab's object store);
@@ -21,7 +22,11 @@ the machine does: the medians are compared, the ranges printed beside them); onc
 included). It prints time and size for each and the ratio of the two paths' medians, drops bench_1g and the
 uploaded dump at the end; the full backups stay in the repository (retention removes them).
 
-    .venv/bin/python tests/benchmarks/backup_throughput.py [--scale 70] [--runs 3]
+    .venv/bin/python tests/benchmarks/backup_throughput.py [--scale 70] [--partitions 0] [--runs 3]
+
+pgBackRest copies each file in one process (process-max processes, files largest first), so one table in one
+file bounds a backup by that file's copy; --partitions spreads the same rows over several tables (pgbench's own
+range partitioning), as a database of many tables spreads them. pg_dump's path is one stream either way.
 """
 
 import argparse
@@ -32,7 +37,7 @@ import subprocess
 import sys
 import time
 
-from labload import ansible_playbook, as_postgres, on_host, pg_version, primary
+from labload import ansible_playbook, as_postgres, cpu_seconds, lab_cgroups, on_host, pg_version, primary
 
 DATABASE = "bench_1g"
 DUMP_KEY = "benchmarks/bench_1g.sql.gz"
@@ -58,11 +63,16 @@ PYTHON = "/opt/webstack-backup/bin/python"
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=70, help="pgbench scale of the database (70: about 1 GB)")
+    parser.add_argument(
+        "--partitions", type=int, default=0, help="range partitions of pgbench_accounts (0: one table, one file)"
+    )
     parser.add_argument("--scratch", default="drill1", help="the host both restores go to (group drill)")
     parser.add_argument("--runs", type=int, default=3, help="times each backup and restore is measured")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error(f"--runs must be 1 or more, not {args.runs}")
+    if args.partitions < 0:
+        parser.error(f"--partitions must be 0 (none) or more, not {args.partitions}")
     return args
 
 
@@ -120,10 +130,29 @@ def mb(size):
     return f"{size / 2**20:,.0f} MB"
 
 
-def spread(seconds):
-    """The median of the runs, and their range when there are several."""
-    median = f"{statistics.median(seconds):.1f}s"
-    return median if len(seconds) == 1 else f"{median} ({min(seconds):.1f}-{max(seconds):.1f})"
+class Runs:
+    """One step's runs: the wall time of each, and the CPU time the lab's containers used meanwhile (all of them,
+    the background included: about 0.06 CPU-s a second on a quiet lab)."""
+
+    def __init__(self, cgroups):
+        self.cgroups = cgroups
+        self.seconds = []
+        self.cpu = []
+
+    def measure(self, what, action):
+        before = cpu_seconds(self.cgroups)
+        seconds, result = timed_with_result(what, action)
+        self.cpu.append(cpu_seconds(self.cgroups) - before)
+        self.seconds.append(seconds)
+        return result
+
+    def median(self):
+        return statistics.median(self.seconds)
+
+    def spread(self):
+        """The median wall time, the range when there are several runs, and the median CPU time."""
+        runs = "" if len(self.seconds) == 1 else f" ({min(self.seconds):.1f}-{max(self.seconds):.1f})"
+        return f"{self.median():.1f}s{runs} {statistics.median(self.cpu):.1f} CPU-s"
 
 
 def main():
@@ -133,10 +162,10 @@ def main():
     as_postgres(host, f"CREATE DATABASE {DATABASE}")
     pgbench = f"/usr/lib/postgresql/{pg_version(host)}/bin/pgbench"
     seconds = timed(
-        f"pgbench -i -s {args.scale} on {host}",
+        f"pgbench -i -s {args.scale} --partitions {args.partitions} on {host}",
         lambda: on_host(
             host,
-            f"runuser -u postgres -- {pgbench} -i -q -s {args.scale} {DATABASE}",
+            f"runuser -u postgres -- {pgbench} -i -q -s {args.scale} --partitions {args.partitions} {DATABASE}",
         ),
     )
     size = int(as_postgres(host, f"SELECT pg_database_size('{DATABASE}')"))
@@ -147,20 +176,18 @@ def main():
     # so the backup is measured as it runs on a database in service, where checkpoints keep the dirty pages few.
     checkpoint_s = timed("CHECKPOINT after the bulk load", lambda: as_postgres(host, "CHECKPOINT"))
     pipeline = f"pg_dump -d {DATABASE} | gzip | {s3_command('put', DUMP_KEY)}"
-    full_s, dump_s = [], []
+    cgroups = lab_cgroups()
+    full, dump = Runs(cgroups), Runs(cgroups)
     for run in range(1, args.runs + 1):
         as_postgres(host, "CHECKPOINT")
-        full_s.append(
-            timed(
-                f"physical backup (pgbackrest full), run {run}",
-                lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=full backup"),
-            )
+        full.measure(
+            f"physical backup (pgbackrest full), run {run}",
+            lambda: on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --type=full backup"),
         )
-        seconds, uploaded = timed_with_result(
+        uploaded = dump.measure(
             f"logical backup (pg_dump | gzip | upload), run {run}",
             lambda: on_host(host, f"runuser -u postgres -- bash -o pipefail -c {shlex.quote(pipeline)}"),
         )
-        dump_s.append(seconds)
     label, cluster_size, stored = newest_backup(host)
     on_host(
         host,
@@ -217,22 +244,18 @@ def main():
         if download.wait() != 0 or load.returncode != 0:
             sys.exit("the logical restore failed")
 
-    restore_s, load_s = [], []
+    restore, load = Runs(cgroups), Runs(cgroups)
     for run in range(1, args.runs + 1):
         # Preparing either target is not timed: stopping and emptying the scratch copy here, dropping and creating
         # the database the dump loads into below.
         empty_data_directory(args.scratch)
-        restore_s.append(
-            timed(
-                f"physical restore proper (pgbackrest restore into an empty data directory, recovery), run {run}",
-                lambda: clean_restore(args.scratch),
-            )
+        restore.measure(
+            f"physical restore proper (pgbackrest restore into an empty data directory, recovery), run {run}",
+            lambda: clean_restore(args.scratch),
         )
         as_postgres(args.scratch, f"DROP DATABASE IF EXISTS {DATABASE}_logical")
         as_postgres(args.scratch, f"CREATE DATABASE {DATABASE}_logical")
-        load_s.append(
-            timed(f"logical restore (download | gunzip | psql on {args.scratch}), run {run}", logical_restore)
-        )
+        load.measure(f"logical restore (download | gunzip | psql on {args.scratch}), run {run}", logical_restore)
     restored = as_postgres(args.scratch, "SELECT count(*) FROM pgbench_accounts", database=f"{DATABASE}_logical")
 
     on_host(host, f"runuser -u postgres -- sh -c {shlex.quote(s3_command('delete', DUMP_KEY))}")
@@ -240,15 +263,17 @@ def main():
     as_postgres(host, f"DROP DATABASE {DATABASE}")
 
     print()
-    print(f"database {DATABASE}: {mb(size)} (pgbench scale {args.scale}); the whole cluster {mb(cluster_size)}")
-    print(f"runs: {args.runs}, the two paths alternated; median (range)")
-    print(f"{'':34}{'backup':>18}{'stored':>10}{'restore':>20}")
-    print(f"{'physical (pgBackRest full, zst)':34}{spread(full_s):>18}{mb(stored):>10}{spread(restore_s):>20}")
-    print(f"{'logical (pg_dump | gzip | upload)':34}{spread(dump_s):>18}{mb(int(uploaded)):>10}{spread(load_s):>20}")
-    print(f"{'physical differential (daily)':34}{diff_s:>17.1f}s{mb(diff_stored):>10}")
-    backup_ratio = statistics.median(dump_s) / statistics.median(full_s)
-    restore_ratio = statistics.median(load_s) / statistics.median(restore_s)
-    print(f"{'physical faster by (medians):':34}{backup_ratio:>17.1f}x{'':10}{restore_ratio:>19.1f}x")
+    layout = f"{args.partitions} partitions" if args.partitions else "one table"
+    print(f"database {DATABASE}: {mb(size)} (pgbench scale {args.scale}, pgbench_accounts {layout});", end=" ")
+    print(f"the whole cluster {mb(cluster_size)}")
+    print(f"runs: {args.runs}, the paths alternated; median wall time (range), median CPU time of the lab's containers")
+    print(f"{'':34}{'backup':>26}{'stored':>10}{'restore':>30}")
+    print(f"{'physical (pgBackRest full, zst)':34}{full.spread():>26}{mb(stored):>10}{restore.spread():>30}")
+    print(f"{'logical (pg_dump | gzip | upload)':34}{dump.spread():>26}{mb(int(uploaded)):>10}{load.spread():>30}")
+    print(f"{'physical differential (daily)':34}{diff_s:>25.1f}s{mb(diff_stored):>10}")
+    backup_ratio = dump.median() / full.median()
+    restore_ratio = load.median() / restore.median()
+    print(f"{'physical faster by (medians):':34}{backup_ratio:>25.1f}x{'':10}{restore_ratio:>29.1f}x")
     print(f"the checkpoint after the bulk load, before the first full backup: {checkpoint_s:.1f} s")
     print(f"restore.yml end to end, Ansible included: {playbook_s:.0f} s")
     print(f"backup {label}; {restored} rows in pgbench_accounts after the logical restore")

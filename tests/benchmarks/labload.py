@@ -55,6 +55,30 @@ def on_host(host, command, check=True):
     return result.stdout.strip()
 
 
+def lab_cgroups():
+    """The cgroup directory of each running lab container (lab-*), cgroup v1 (cpuacct) or v2."""
+    ids = subprocess.run(
+        ["podman", "ps", "--filter", "name=^lab-", "--format", "{{.ID}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    paths = subprocess.run(
+        ["podman", "inspect", "--format", "{{.State.CgroupPath}}", *ids], capture_output=True, text=True, check=True
+    ).stdout.split()
+    v1 = Path("/sys/fs/cgroup/cpuacct")
+    return [v1 / path.lstrip("/") if v1.is_dir() else Path("/sys/fs/cgroup") / path.lstrip("/") for path in paths]
+
+
+def cpu_seconds(cgroups):
+    """CPU seconds the processes of these cgroups have used so far (cpuacct.usage in v1, cpu.stat in v2)."""
+    total = 0.0
+    for cgroup in cgroups:
+        if (cgroup / "cpuacct.usage").exists():
+            total += int((cgroup / "cpuacct.usage").read_text()) / 1e9
+        else:
+            stat = dict(line.split() for line in (cgroup / "cpu.stat").read_text().splitlines())
+            total += int(stat["usage_usec"]) / 1e6
+    return total
+
+
 # What each Debian release brings (the collection's one table).
 RELEASES = runpy.run_path(str(REPO / "plugins" / "module_utils" / "debian_releases.py"))["RELEASES"]
 
