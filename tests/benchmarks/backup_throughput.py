@@ -24,9 +24,10 @@ uploaded dump at the end; the full backups stay in the repository (retention rem
 
     .venv/bin/python tests/benchmarks/backup_throughput.py [--scale 70] [--partitions 0] [--runs 3]
 
-pgBackRest copies each file in one process (process-max processes, files largest first), so one table in one
-file bounds a backup by that file's copy; --partitions spreads the same rows over several tables (pgbench's own
-range partitioning), as a database of many tables spreads them. pg_dump's path is one stream either way.
+pgBackRest copies each file in one process (process-max processes, files largest first), so where there are more
+cores than the lab's two, one table in one file bounds a backup by that file's copy; --partitions spreads the same
+rows over several tables (pgbench's own range partitioning), as a database of many tables spreads them. pg_dump's
+path is one stream either way.
 """
 
 import argparse
