@@ -116,7 +116,7 @@ def empty_data_directory(host):
     )
 
 
-def clean_restore(host):
+def restore_into_empty(host):
     version = pg_version(host)
     on_host(host, "runuser -u postgres -- pgbackrest --stanza=webstack --archive-mode=off restore")
     on_host(host, f"systemctl start postgresql@{version}-main")
@@ -252,7 +252,7 @@ def main():
         empty_data_directory(args.scratch)
         restore.measure(
             f"physical restore proper (pgbackrest restore into an empty data directory, recovery), run {run}",
-            lambda: clean_restore(args.scratch),
+            lambda: restore_into_empty(args.scratch),
         )
         as_postgres(args.scratch, f"DROP DATABASE IF EXISTS {DATABASE}_logical")
         as_postgres(args.scratch, f"CREATE DATABASE {DATABASE}_logical")
